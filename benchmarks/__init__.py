@@ -1,0 +1,1 @@
+"""Benchmarks: `python3 tasks.py bench [NAME...]` runs benchmarks/bench_<NAME>.py (all by default)."""

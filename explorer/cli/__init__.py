@@ -1,0 +1,59 @@
+"""The headless command line: one entry point, sub-commands for scripts and auditors.
+
+No sub-command opens the GUI. Exit codes: 0 ok, 1 a check failed, 2 bad input or usage.
+Errors go to stderr as one line starting with `error:`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from explorer import __version__
+from explorer.cli.common import CliError, Exit
+
+# Each module has register(subparsers) that adds its sub-commands. Add new modules here.
+COMMAND_MODULES = (
+    "explorer.cli.store_commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="event-explorer",
+        description="Explore, audit and time-travel through event stores.",
+    )
+    parser.add_argument("--version", action="version", version=f"event-explorer {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def command_names() -> set[str]:
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except Exit as exc:
+        return exc.code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

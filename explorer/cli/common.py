@@ -1,0 +1,88 @@
+"""What the sub-commands share: opening stores, parsing times, printing JSON and progress."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from explorer.store.errors import StoreError, StoreOpenError
+from explorer.store.sqlite import SQLiteEventStore
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class CliError(Exception):
+    """A one-line error for stderr, with the exit code it means."""
+
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def open_store(path: str, *, read_only: bool = True, migrate: bool = False) -> SQLiteEventStore:
+    """Open a store for a sub-command; reading commands open read-only so nothing is written."""
+    try:
+        return SQLiteEventStore.open(Path(path), read_only=read_only, migrate=migrate)
+    except StoreOpenError as exc:
+        raise CliError(str(exc)) from None
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601; a trailing Z or no zone means UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{text!r} is not an ISO 8601 date/time (e.g. 2026-10-05T14:00:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS, default=str).decode())
+    out.write("\n")
+
+
+def json_line(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
+def progress_printer(label: str, stream: TextIO | None = None) -> Callable[[int, int], None] | None:
+    """A progress bar on a terminal (stderr); None when stderr is not a terminal."""
+    out = stream or sys.stderr
+    if not out.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        total = max(total, 1)
+        width = 30
+        filled = int(width * min(done, total) / total)
+        out.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}")
+        if done >= total:
+            out.write("\n")
+        out.flush()
+
+    return show
+
+
+def table(rows: list[list[str]], headers: list[str], out: TextIO | None = None) -> None:
+    """A plain, aligned text table."""
+    out = out or sys.stdout
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    out.write("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip() + "\n")
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")

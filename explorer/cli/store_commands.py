@@ -1,0 +1,325 @@
+"""Sub-commands of the foundation: info, events, state, diff, history, verify, demo, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from explorer import paths
+from explorer.cli.common import (
+    EXIT_CHECK_FAILED,
+    CliError,
+    json_line,
+    open_store,
+    parse_time,
+    print_json,
+    progress_printer,
+    table,
+)
+from explorer.demo import generate_demo
+from explorer.domain.plugins import pack_for
+from explorer.store.errors import StoreError, StoreOpenError
+from explorer.store.readdb import ReadDatabase
+from explorer.store.records import EventFilter, RecordedEvent, format_time
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.timetravel import StreamNotFound, TimeTravel, diff
+
+PAGE = 5000
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("info", help="summary of a store: id, schema, head, counts, digest")
+    p.add_argument("store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_info)
+
+    p = subparsers.add_parser("events", help="list events (JSON Lines with --json)")
+    p.add_argument("store")
+    p.add_argument("--stream", action="append", help="only this stream (repeatable)")
+    p.add_argument("--type", action="append", help="only this event type (repeatable)")
+    p.add_argument("--stream-type", action="append", help="only this stream type (repeatable)")
+    p.add_argument("--from-position", type=int, default=1)
+    p.add_argument("--to-position", type=int)
+    p.add_argument("--since", help="ISO time, inclusive")
+    p.add_argument("--until", help="ISO time, inclusive")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_events)
+
+    p = subparsers.add_parser("state", help="a stream's replayed state (at the head by default)")
+    p.add_argument("store")
+    p.add_argument("stream")
+    at = p.add_mutually_exclusive_group()
+    at.add_argument("--at-version", type=int)
+    at.add_argument("--at-position", type=int)
+    at.add_argument("--at-time")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_state)
+
+    p = subparsers.add_parser("diff", help="what changed in a stream's state between two versions")
+    p.add_argument("store")
+    p.add_argument("stream")
+    p.add_argument("--from-version", type=int, required=True)
+    p.add_argument("--to-version", type=int, required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_diff)
+
+    p = subparsers.add_parser("history", help="the events that changed one field of a stream's state")
+    p.add_argument("store")
+    p.add_argument("stream")
+    p.add_argument("field", metavar="FIELD.PATH")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_history)
+
+    p = subparsers.add_parser("verify", help="check SQLite integrity and the chain hash of every event")
+    p.add_argument("store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_verify)
+
+    p = subparsers.add_parser("demo", help="make a realistic, deterministic demo store")
+    p.add_argument("store", nargs="?", help=f"where to make it (default: {paths.demo_store_path()})")
+    p.add_argument("--devices", type=int, default=200)
+    p.add_argument("--events", type=int, default=20_000)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(handler=cmd_demo)
+
+    p = subparsers.add_parser("migrate", help="upgrade a store of an older schema (a backup is kept)")
+    p.add_argument("store")
+    p.set_defaults(handler=cmd_migrate)
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        head = store.head()
+        span = store.time_span()
+        info: dict[str, Any] = {
+            "path": str(store.path),
+            "store_id": store.store_id,
+            "schema_version": store.schema_version,
+            "created_at": store.created_at,
+            "head_position": head.position,
+            "events": head.position,
+            "streams": store.count_streams(),
+            "stream_types": {t: {"streams": n, "events": e} for t, (n, e) in store.counts_by_stream_type().items()},
+            "event_types": store.counts_by_event_type(),
+            "first_recorded_at": format_time(span[0]) if span else None,
+            "last_recorded_at": format_time(span[1]) if span else None,
+            "digest": head.chain_hash,
+            "read_only": store.read_only,
+        }
+    if args.json:
+        print_json(info)
+        return 0
+    out = sys.stdout
+    out.write(f"store        {info['path']}\n")
+    out.write(f"id           {info['store_id']}\n")
+    out.write(f"schema       {info['schema_version']}\n")
+    out.write(f"head         {info['head_position']:,}\n")
+    out.write(f"streams      {info['streams']:,}\n")
+    out.write(f"recorded     {info['first_recorded_at']} .. {info['last_recorded_at']}\n")
+    out.write(f"digest       {info['digest']}\n")
+    out.write("stream types\n")
+    for name, c in info["stream_types"].items():
+        out.write(f"  {name:<22} {c['streams']:>10,} streams {c['events']:>12,} events\n")
+    out.write("event types\n")
+    for name, n in info["event_types"].items():
+        out.write(f"  {name:<22} {n:>12,}\n")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 0:
+        raise CliError("--limit must be 0 or more")
+    filters = EventFilter(
+        stream_types=tuple(args.stream_type) if args.stream_type else None,
+        event_types=tuple(args.type) if args.type else None,
+        stream_ids=tuple(args.stream) if args.stream else None,
+        since=parse_time(args.since) if args.since else None,
+        until=parse_time(args.until) if args.until else None,
+    )
+    problems = 0
+    with open_store(args.store) as store:
+        out = sys.stdout
+        rows: list[list[str]] = []
+        headers = ["position", "recorded_at", "stream", "ver", "type", "actor", "summary"]
+        for event in _stream_events(store, args.from_position, args.to_position, filters, args.limit):
+            if event.problem:
+                problems += 1
+                print(f"error: position {event.position}: {event.problem}", file=sys.stderr)
+            if args.json:
+                out.write(json_line(event.to_json()))
+                out.write("\n")
+            else:
+                rows.append(_event_row(event))
+                if len(rows) >= 1000:  # print in blocks: flat memory on any store size
+                    table(rows, headers)
+                    rows.clear()
+        if not args.json and rows:
+            table(rows, headers)
+    return EXIT_CHECK_FAILED if problems else 0
+
+
+def _stream_events(store: SQLiteEventStore, start: int, end: int | None, filters: EventFilter,
+                   limit: int | None) -> Any:
+    """Every matching event, read in pages so memory stays flat."""
+    remaining = limit
+    position = start
+    while remaining is None or remaining > 0:
+        page = PAGE if remaining is None else min(PAGE, remaining)
+        batch = list(store.read_all(position, end, page, filters))
+        yield from batch
+        if len(batch) < page:
+            return
+        position = batch[-1].position + 1
+        if remaining is not None:
+            remaining -= len(batch)
+
+
+def _event_row(event: RecordedEvent) -> list[str]:
+    summary = pack_for(event.stream_type).sentence(event.type, event.data, event.stream_id) \
+        if not event.problem else f"<{event.problem}>"
+    return [
+        str(event.position),
+        format_time(event.recorded_at)[:19] + "Z",
+        event.stream_id,
+        str(event.version),
+        event.type,
+        str(event.metadata.get("actor", "")),
+        summary.replace("\n", " ")[:100],
+    ]
+
+
+def _time_travel(store: SQLiteEventStore) -> TimeTravel:
+    try:
+        readdb = ReadDatabase.for_store(store.store_id)
+    except Exception:  # no cache dir: time travel still answers, only slower
+        readdb = None
+    return TimeTravel(store, readdb)
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        tt = _time_travel(store)
+        try:
+            result = tt.state_at(
+                args.stream,
+                version=args.at_version,
+                position=args.at_position,
+                time=parse_time(args.at_time) if args.at_time else None,
+            )
+        except StreamNotFound as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        print_json(result.state)
+    else:
+        print(f"{result.stream_id} ({result.stream_type}) at version {result.version}")
+        _print_tree(result.state, pack_for(result.stream_type).label)
+    return 0
+
+
+def _print_tree(value: Any, label: Any, indent: int = 1, prefix: str = "") -> None:
+    if not isinstance(value, dict):
+        print("  " * indent + repr(value))
+        return
+    for key, item in value.items():
+        path = f"{prefix}.{key}" if prefix else key
+        name = f"{key} ({label(path)})" if label(path) != path else key
+        if isinstance(item, dict):
+            print("  " * indent + f"{name}:")
+            _print_tree(item, label, indent + 1, path)
+        else:
+            print("  " * indent + f"{name}: {item!r}" if not isinstance(item, str) else "  " * indent + f"{name}: {item}")
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        tt = _time_travel(store)
+        try:
+            a = tt.state_at(args.stream, version=args.from_version)
+            b = tt.state_at(args.stream, version=args.to_version)
+        except StreamNotFound as exc:
+            raise CliError(str(exc)) from None
+    changes = diff(a.state, b.state)
+    if args.json:
+        print_json({"stream_id": a.stream_id, "from_version": a.version, "to_version": b.version,
+                    "changes": [c.to_json() for c in changes]})
+        return 0
+    label = pack_for(a.stream_type).label
+    print(f"{a.stream_id}: version {a.version} -> {b.version}, {len(changes)} change(s)")
+    for c in changes:
+        print(f"  {c.kind:<8} {label(c.path)}: {c.old!r} -> {c.new!r}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        tt = _time_travel(store)
+        try:
+            changes = tt.history(args.stream, args.field)
+        except StreamNotFound as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        print_json([
+            {"position": c.position, "version": c.version, "recorded_at": format_time(c.recorded_at),
+             "type": c.event_type, "old": c.old, "new": c.new}
+            for c in changes
+        ])
+        return 0
+    table(
+        [[str(c.position), str(c.version), format_time(c.recorded_at)[:19] + "Z", c.event_type,
+          f"{c.old!r} -> {c.new!r}"] for c in changes],
+        ["position", "ver", "recorded_at", "type", "change"],
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        result = store.verify(progress=progress_printer("verifying"))
+    if args.json:
+        print_json({"ok": result.ok, "checked": result.checked, "digest": result.digest if result.ok else None,
+                    "first_bad_position": result.first_bad_position, "message": result.message})
+    elif result.ok:
+        print(f"ok: {result.checked:,} events, chain intact; digest {result.digest}")
+    else:
+        where = f" at position {result.first_bad_position}" if result.first_bad_position else ""
+        print(f"FAILED{where}: {result.message}", file=sys.stderr)
+    return 0 if result.ok else EXIT_CHECK_FAILED
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    target = Path(args.store) if args.store else paths.demo_store_path()
+    if target.exists():
+        raise CliError(f"{target}: already exists; choose a new path (the demo never overwrites a file)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        store = SQLiteEventStore.create(target)
+    except StoreOpenError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        with store:
+            summary = generate_demo(store, devices=args.devices, events=args.events, days=args.days,
+                                    seed=args.seed, progress=progress_printer("demo"))
+    except ValueError as exc:
+        target.unlink(missing_ok=True)
+        raise CliError(str(exc)) from None
+    print(f"made {target}: {summary.events:,} events, {summary.devices} devices; digest {summary.digest}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    try:
+        store = SQLiteEventStore.open(Path(args.store), migrate=True)
+    except (StoreOpenError, StoreError) as exc:
+        raise CliError(str(exc)) from None
+    with store:
+        print(f"{store.path}: schema version {store.schema_version}")
+    return 0
+
+

@@ -1,0 +1,1 @@
+"""The sample domain: an IoT / cybersecurity platform (devices, connections, calls)."""

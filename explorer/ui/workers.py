@@ -1,0 +1,89 @@
+"""Background work: a QRunnable whose signals live on a QObject; cancellable cooperatively.
+
+A job is a plain function `fn(cancelled: Callable[[], bool], progress: Callable[[int, int], None])`
+that gets what it needs (a store clone, never a widget) and calls no UI code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[Callable[[], bool], Callable[[int, int], None]], Any]
+
+
+class WorkerSignals(QObject):
+    """Signals of one Worker.
+
+    Signals:
+        started: the job began on a pool thread.
+        progressed(int, int): done, total.
+        returned(object): the job's result.
+        errored(object): the exception the job raised (BaseException).
+        finished: after returned or errored (also after a cancel).
+    """
+
+    started = Signal()
+    progressed = Signal(int, int)
+    returned = Signal(object)
+    errored = Signal(object)
+    finished = Signal()
+
+
+class Worker(QRunnable):
+    """Runs one job on a QThreadPool thread.
+
+    Attributes:
+        signals: the WorkerSignals to connect to (deliver on the GUI thread, queued).
+        name: for logs.
+    """
+
+    def __init__(self, job: Job, *, name: str = "job") -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self.signals = WorkerSignals()
+        self.name = name
+        self._job = job
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next check; `returned` is then not emitted."""
+        self._cancel.set()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> None:
+        signals = self.signals
+        signals.started.emit()
+        try:
+            result = self._job(self._cancel.is_set, signals.progressed.emit)
+        except BaseException as exc:  # noqa: BLE001 - a worker reports, never crashes the app
+            log.exception("worker %s failed", self.name)
+            if not self._cancel.is_set():
+                signals.errored.emit(exc)
+        else:
+            if not self._cancel.is_set():
+                signals.returned.emit(result)
+        finally:
+            signals.finished.emit()
+
+
+def start(job: Job, *, name: str = "job", pool: QThreadPool | None = None,
+          on_result: Callable[[Any], None] | None = None,
+          on_error: Callable[[BaseException], None] | None = None) -> Worker:
+    """Make a Worker, connect the callbacks, start it on `pool` (the global pool by default)."""
+    worker = Worker(job, name=name)
+    if on_result is not None:
+        worker.signals.returned.connect(on_result)
+    if on_error is not None:
+        worker.signals.errored.connect(on_error)
+    (pool or QThreadPool.globalInstance()).start(worker)
+    return worker
