@@ -5,9 +5,40 @@ Every view takes an AppContext and listens to its signals; none talks to another
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from PySide6.QtCore import QObject, Signal
 
 from explorer.store.sqlite import SQLiteEventStore
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPreview:
+    """A command's optimistic preview, for every view to mark as pending.
+
+    Attributes:
+        command_id: the command's id (one pending item per command).
+        stream_id: the stream the command is for.
+        events: (type, data) pairs the command would record / recorded.
+        state_before / state_after: the stream's state without and with those events.
+        status: "preview", "submitted", "recorded", "confirmed", "rejected" or "conflicted".
+        added_edges / removed_edges: (device stream id, peer stream id) pairs for the graph.
+        message: a rule violation, rejection reason or conflict explanation, or "".
+        position: the recorded position of the last event, once recorded (else 0).
+    """
+
+    command_id: str
+    stream_id: str
+    events: tuple[tuple[str, dict[str, Any]], ...]
+    state_before: dict[str, Any]
+    state_after: dict[str, Any]
+    status: str = "preview"
+    added_edges: tuple[tuple[str, str], ...] = ()
+    removed_edges: tuple[tuple[str, str], ...] = ()
+    message: str = ""
+    position: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class AppContext(QObject):
@@ -28,6 +59,7 @@ class AppContext(QObject):
         stream_selected(object): the selected stream id (str) or None.
         region_changed(object): (first, last) or None.
         event_selected(int): a position the user picked (a row, a marker, a search hit).
+        pending_changed(object): the current PendingPreview, or None when nothing is pending.
     """
 
     store_changed = Signal(object)
@@ -36,6 +68,7 @@ class AppContext(QObject):
     stream_selected = Signal(object)
     region_changed = Signal(object)
     event_selected = Signal(int)
+    pending_changed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -44,6 +77,11 @@ class AppContext(QObject):
         self.head = 0
         self.stream_id: str | None = None
         self.region: tuple[int, int] | None = None
+        self.pending: PendingPreview | None = None
+
+    def set_pending(self, pending: PendingPreview | None) -> None:
+        self.pending = pending
+        self.pending_changed.emit(pending)
 
     def set_store(self, store: SQLiteEventStore | None) -> None:
         if self.store is not None and self.store is not store:

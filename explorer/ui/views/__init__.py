@@ -1,0 +1,52 @@
+"""The registry of views and actions the main window builds.
+
+A feature adds its dock view or menu action here; the main window reads these lists and
+builds every entry with `factory(context)` / `handler(window, context)`. Imports are by
+"module:attribute" string so a broken view cannot stop the window from opening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ViewSpec:
+    """A dock view.
+
+    Attributes:
+        key: stable id (used for saved window state).
+        title: dock title.
+        factory: "module:callable"; called as factory(context: AppContext) -> QWidget.
+        area: "left", "right", "bottom" or "center" (a tab beside the events table).
+        shortcut: a QKeySequence string that shows and focuses the view, or "".
+    """
+
+    key: str
+    title: str
+    factory: str
+    area: str = "right"
+    shortcut: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """A menu action.
+
+    Attributes:
+        menu: "File", "View", "Store", "Tools" or "Help".
+        text: menu text (with & for the mnemonic).
+        handler: "module:callable"; called as handler(window: QMainWindow, context: AppContext).
+        shortcut: a QKeySequence string, or "".
+        needs_writable: disabled on read-only stores.
+    """
+
+    menu: str
+    text: str
+    handler: str
+    shortcut: str = ""
+    needs_writable: bool = False
+
+
+VIEWS: list[ViewSpec] = []
+ACTIONS: list[ActionSpec] = []
