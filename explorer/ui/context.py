@@ -60,6 +60,8 @@ class AppContext(QObject):
         region_changed(object): (first, last) or None.
         event_selected(int): a position the user picked (a row, a marker, a search hit).
         pending_changed(object): the current PendingPreview, or None when nothing is pending.
+        checkpoints_changed(object): {projection name: checkpoint position}, for the timeline.
+        bookmarks_changed(object): [(position, note)], saved investigations for the timeline.
     """
 
     store_changed = Signal(object)
@@ -69,6 +71,8 @@ class AppContext(QObject):
     region_changed = Signal(object)
     event_selected = Signal(int)
     pending_changed = Signal(object)
+    checkpoints_changed = Signal(object)
+    bookmarks_changed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +82,17 @@ class AppContext(QObject):
         self.stream_id: str | None = None
         self.region: tuple[int, int] | None = None
         self.pending: PendingPreview | None = None
+        self.checkpoints: dict[str, int] = {}
+        self.bookmarks: list[tuple[int, str]] = []
+
+    def set_checkpoints(self, checkpoints: dict[str, int]) -> None:
+        if checkpoints != self.checkpoints:
+            self.checkpoints = dict(checkpoints)
+            self.checkpoints_changed.emit(self.checkpoints)
+
+    def set_bookmarks(self, bookmarks: list[tuple[int, str]]) -> None:
+        self.bookmarks = list(bookmarks)
+        self.bookmarks_changed.emit(self.bookmarks)
 
     def set_pending(self, pending: PendingPreview | None) -> None:
         self.pending = pending
