@@ -599,6 +599,47 @@ class SQLiteEventStore:
 
     # -- checking --------------------------------------------------------------------------
 
+    def read_raw(
+        self, from_position: int = 1, to_position: int | None = None, stream_ids: Sequence[str] | None = None
+    ) -> Iterator[tuple[int, str, str, int, str, int, str, str, str, str]]:
+        """Events exactly as stored, for hashing: (position, stream_id, stream_type, version, type,
+        recorded_at_us, event_id, data_text, metadata_text, chain_hash), in position order.
+
+        Audit reports hash these bytes (never a decoded and re-encoded copy), so any change to a
+        stored byte shows. `stream_ids` limits the rows to those streams (None: every stream).
+        """
+        clauses, params = ["e.position >= ?"], [from_position]
+        if to_position is not None:
+            clauses.append("e.position <= ?")
+            params.append(to_position)
+        if stream_ids is not None:
+            keys = [k for k in (self._stream_key(s) for s in stream_ids) if k is not None]
+            if not keys:
+                return
+            clauses.append(f"e.stream_key IN ({','.join('?' * len(keys))})")
+            params += keys
+        cursor = self._db.execute(
+            "SELECT e.position, s.stream_id, s.stream_type, e.version, e.type, e.recorded_at,"
+            " e.event_id, e.data, e.metadata, e.chain_hash"
+            " FROM events e JOIN streams s ON s.stream_key = e.stream_key"
+            f" WHERE {' AND '.join(clauses)} ORDER BY e.position",
+            params,
+        )
+        for position, sid, stype, version, etype, rec_us, eid, data, meta, chash in cursor:
+            yield position, sid, stype, version, etype, rec_us, eid, str(data), str(meta), chash
+
+    def chain_hash_at(self, position: int) -> str | None:
+        """The stored chain hash of `position` (the genesis hash for 0), or None if there is none."""
+        if position <= 0:
+            return chain.GENESIS
+        row = self._db.execute("SELECT chain_hash FROM events WHERE position = ?", (position,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def recorded_at_of(self, position: int) -> datetime | None:
+        """When `position` was recorded, or None if there is no such event (one indexed lookup)."""
+        row = self._db.execute("SELECT recorded_at FROM events WHERE position = ?", (position,)).fetchone()
+        return None if row is None else from_us(row[0])
+
     def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyResult:
         """Run SQLite's integrity_check, then recompute the chain; name the first bad position."""
         problems = [r[0] for r in self._db.execute("PRAGMA integrity_check")]
