@@ -50,3 +50,19 @@ class ActionSpec:
 
 VIEWS: list[ViewSpec] = []
 ACTIONS: list[ActionSpec] = []
+
+# The time half of the app (issue 3): the timeline with the as-of cursor, and the state as of it.
+# Global cursor moves use Alt+arrows and Ctrl+Home/End so plain arrows stay with tables.
+VIEWS += [
+    ViewSpec("timeline", "Timeline", "explorer.ui.views.timeline:create", area="bottom", shortcut="Ctrl+Shift+T"),
+    ViewSpec("state", "State as of cursor", "explorer.ui.views.state_view:create", area="right",
+             shortcut="Ctrl+Shift+S"),
+]
+ACTIONS += [
+    ActionSpec("View", "Step &Back One Event", "explorer.ui.views.timeline:step_back", "Alt+Left"),
+    ActionSpec("View", "Step &Forward One Event", "explorer.ui.views.timeline:step_forward", "Alt+Right"),
+    ActionSpec("View", "First E&vent", "explorer.ui.views.timeline:first_event", "Ctrl+Home"),
+    ActionSpec("View", "&Last Event (Head)", "explorer.ui.views.timeline:last_event", "Ctrl+End"),
+    ActionSpec("View", "&Play / Pause Replay", "explorer.ui.views.timeline:toggle_play", "Alt+P"),
+    ActionSpec("View", "&Compare States…", "explorer.ui.views.state_view:open_compare_action", "Ctrl+Shift+D"),
+]
