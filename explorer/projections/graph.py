@@ -1,0 +1,208 @@
+"""The device-connection graph read model (temporal) and the graph queries.
+
+Edges keep the positions at which they appeared and disappeared; an R*Tree over those intervals
+makes "the graph as of P" one indexed stabbing query. Connectivity questions (devices connected to
+a device, the path between two devices, connected components) treat connections as undirected and
+run in memory on the graph as of P.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import apsw
+
+from explorer.domain.iot import device as dev
+from explorer.projections.runner import Projection, live_prefix
+from explorer.store.readdb import ReadDatabase
+from explorer.store.records import RecordedEvent
+
+OPEN = 2**31 - 1  # the "still there" end of an interval (rtree_i32 holds 32-bit integers)
+
+
+class DeviceGraph(Projection):
+    """Devices (nodes) and their connections (edges) with validity intervals."""
+
+    name = "graph"
+    title = "Device-connection graph"
+    version = 1
+    event_types = (dev.DEVICE_REGISTERED, dev.DEVICE_CONNECTED, dev.DEVICE_DISCONNECTED, dev.DEVICE_DECOMMISSIONED)
+    tables = ("nodes", "edges", "spans")
+
+    def __init__(self, *, prefix: str) -> None:
+        super().__init__(prefix=prefix)
+        self._keys: dict[str, int] = {}
+
+    def setup(self, tx: apsw.Connection) -> None:
+        p = self.prefix
+        tx.execute(f"""
+            CREATE TABLE IF NOT EXISTS {p}nodes (
+                device_key INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE,
+                appeared INTEGER, removed INTEGER);
+            CREATE TABLE IF NOT EXISTS {p}edges (
+                edge_id INTEGER PRIMARY KEY, src INTEGER NOT NULL, dst INTEGER NOT NULL,
+                appeared INTEGER NOT NULL, disappeared INTEGER);
+            CREATE INDEX IF NOT EXISTS {p}edges_open ON {p}edges (src, dst) WHERE disappeared IS NULL;
+            CREATE VIRTUAL TABLE IF NOT EXISTS {p}spans USING rtree_i32(edge_id, lo, hi);
+        """)
+
+    def discard_caches(self) -> None:
+        self._keys.clear()
+
+    def _key(self, tx: apsw.Connection, stream_id: str) -> int:
+        key = self._keys.get(stream_id)
+        if key is None:
+            p = self.prefix
+            row = tx.execute(f"SELECT device_key FROM {p}nodes WHERE stream_id = ?", (stream_id,)).fetchone()
+            if row is None:
+                tx.execute(f"INSERT INTO {p}nodes (stream_id) VALUES (?)", (stream_id,))
+                key = tx.last_insert_rowid()
+            else:
+                key = row[0]
+            self._keys[stream_id] = key
+        return key
+
+    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+        p = self.prefix
+        for event in batch:
+            etype, position = event.type, event.position
+            src = self._key(tx, event.stream_id)
+            if etype == dev.DEVICE_CONNECTED:
+                dst = self._key(tx, dev.device_stream(str(event.data["peer_id"])))
+                if tx.execute(f"SELECT 1 FROM {p}edges WHERE src = ? AND dst = ? AND disappeared IS NULL",
+                              (src, dst)).fetchone() is None:
+                    tx.execute(f"INSERT INTO {p}edges (src, dst, appeared) VALUES (?, ?, ?)", (src, dst, position))
+                    tx.execute(f"INSERT INTO {p}spans VALUES (?, ?, ?)", (tx.last_insert_rowid(), position, OPEN))
+            elif etype == dev.DEVICE_DISCONNECTED:
+                dst = self._key(tx, dev.device_stream(str(event.data["peer_id"])))
+                row = tx.execute(f"SELECT edge_id FROM {p}edges WHERE src = ? AND dst = ? AND disappeared IS NULL",
+                                 (src, dst)).fetchone()
+                if row is not None:
+                    tx.execute(f"UPDATE {p}edges SET disappeared = ? WHERE edge_id = ?", (position, row[0]))
+                    tx.execute(f"UPDATE {p}spans SET hi = ? WHERE edge_id = ?", (position, row[0]))
+            elif etype == dev.DEVICE_REGISTERED:
+                tx.execute(f"UPDATE {p}nodes SET appeared = ? WHERE device_key = ? AND appeared IS NULL",
+                           (position, src))
+            elif etype == dev.DEVICE_DECOMMISSIONED:
+                tx.execute(f"UPDATE {p}nodes SET removed = ? WHERE device_key = ?", (position, src))
+
+
+@dataclass(frozen=True, slots=True)
+class GraphAt:
+    """The device network as of one position.
+
+    Attributes:
+        position: the as-of position.
+        nodes: stream ids of the devices registered and not decommissioned as of `position`.
+        edges: (device stream id, peer stream id) connections open as of `position`.
+    """
+
+    position: int
+    nodes: tuple[str, ...]
+    edges: tuple[tuple[str, str], ...]
+    _adjacency: dict[str, set[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def adjacency(self) -> dict[str, set[str]]:
+        """Undirected neighbours of each device (computed once)."""
+        if not self._adjacency:
+            adj = self._adjacency
+            for node in self.nodes:
+                adj.setdefault(node, set())
+            for a, b in self.edges:
+                adj.setdefault(a, set()).add(b)
+                adj.setdefault(b, set()).add(a)
+        return self._adjacency
+
+
+def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
+    """The graph as of `position` (None: as of the checkpoint): one R*Tree stabbing query."""
+    p = live_prefix(readdb, DeviceGraph.name)
+    if p is None:
+        return GraphAt(position or 0, (), ())
+    at = min(position if position is not None else OPEN - 1, OPEN - 1)
+    db = readdb.db
+    names = dict(db.execute(f"SELECT device_key, stream_id FROM {p}nodes"))
+    nodes = tuple(r[0] for r in db.execute(
+        f"SELECT stream_id FROM {p}nodes WHERE appeared <= ? AND (removed IS NULL OR removed > ?)"
+        " ORDER BY stream_id", (at, at)))
+    edges = tuple(
+        (names[a], names[b]) for a, b in db.execute(
+            f"SELECT e.src, e.dst FROM {p}spans s JOIN {p}edges e ON e.edge_id = s.edge_id"
+            " WHERE s.lo <= ?1 AND s.hi > ?1", (at,))
+    )
+    return GraphAt(at, nodes, edges)
+
+
+def all_nodes(readdb: ReadDatabase) -> list[str]:
+    """Every device the graph ever saw (for a layout that does not move as time moves)."""
+    p = live_prefix(readdb, DeviceGraph.name)
+    if p is None:
+        return []
+    return [r[0] for r in readdb.db.execute(f"SELECT stream_id FROM {p}nodes ORDER BY device_key")]
+
+
+def all_edges(readdb: ReadDatabase) -> list[tuple[str, str]]:
+    """Every pair of devices that was ever connected, once each."""
+    p = live_prefix(readdb, DeviceGraph.name)
+    if p is None:
+        return []
+    return [(a, b) for a, b in readdb.db.execute(
+        f"SELECT DISTINCT na.stream_id, nb.stream_id FROM {p}edges e JOIN {p}nodes na ON na.device_key = e.src"
+        f" JOIN {p}nodes nb ON nb.device_key = e.dst")]
+
+
+def connected_to(graph: GraphAt, stream_id: str) -> set[str]:
+    """Every device connected to `stream_id`, directly or through others (not itself)."""
+    adj = graph.adjacency()
+    if stream_id not in adj:
+        return set()
+    seen = {stream_id}
+    queue = deque([stream_id])
+    while queue:
+        for peer in adj[queue.popleft()]:
+            if peer not in seen:
+                seen.add(peer)
+                queue.append(peer)
+    seen.discard(stream_id)
+    return seen
+
+
+def path(graph: GraphAt, a: str, b: str) -> list[str] | None:
+    """A shortest path of connections from `a` to `b` (both included), or None if there is none."""
+    adj = graph.adjacency()
+    if a not in adj or b not in adj:
+        return None
+    if a == b:
+        return [a]
+    came_from: dict[str, str] = {a: a}
+    queue = deque([a])
+    while queue:
+        node = queue.popleft()
+        for peer in sorted(adj[node]):  # sorted: the same answer every time
+            if peer in came_from:
+                continue
+            came_from[peer] = node
+            if peer == b:
+                out = [b]
+                while out[-1] != a:
+                    out.append(came_from[out[-1]])
+                return out[::-1]
+            queue.append(peer)
+    return None
+
+
+def components(graph: GraphAt) -> list[list[str]]:
+    """Connected components, largest first (ties by first stream id); isolated devices included."""
+    adj = graph.adjacency()
+    seen: set[str] = set()
+    out = []
+    for node in sorted(adj):
+        if node in seen:
+            continue
+        comp = connected_to(graph, node) | {node}
+        seen |= comp
+        out.append(sorted(comp))
+    out.sort(key=lambda c: (-len(c), c[0]))
+    return out

@@ -1,0 +1,463 @@
+"""The projection runner: feeds events in position order to read models in the read database.
+
+A projection (read model) is a name, a version, the event types it handles, `setup(tx)` and
+`apply(batch, tx)`. Its tables live in the read database (never in the event store) under a
+per-generation prefix (`registry_g3_devices`), so a rebuild builds a new generation beside the
+live one and swaps it in one transaction: readers keep the old model until the new one is complete.
+
+The checkpoint of a generation is written in the same transaction as the batch it applied, so a
+kill at any moment resumes with nothing applied twice and nothing missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+import apsw
+
+from explorer.store.base import EventStore
+from explorer.store.readdb import ReadDatabase
+from explorer.store.records import RecordedEvent
+from explorer.store.sqlite import to_us
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000
+Progress = Callable[[int, int], None]
+Cancelled = Callable[[], bool]
+
+STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projection_generations (
+    name TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('live', 'building')),
+    checkpoint INTEGER NOT NULL DEFAULT 0,
+    checkpoint_recorded_us INTEGER,
+    failed_position INTEGER,
+    failed_type TEXT,
+    failed_error TEXT,
+    started_us INTEGER NOT NULL,
+    PRIMARY KEY (name, generation)
+)
+"""
+
+LIVE, CATCHING_UP, REBUILDING, FAILED, EMPTY = "live", "catching-up", "rebuilding", "failed", "not built"
+
+
+class Projection:
+    """A read model's definition; subclasses set the class attributes and the two methods.
+
+    The runner makes one instance per generation with the table prefix of that generation;
+    every table name the projection uses starts with `self.prefix`.
+
+    Attributes:
+        name: stable id, also the table name stem.
+        title: words for people.
+        version: bump when the code changes what the tables hold: the runner then rebuilds.
+        event_types: the event types `apply` gets (others only move the checkpoint).
+        tables: the table names (without prefix) `drop` removes.
+        prefix: this generation's table prefix.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    event_types: ClassVar[tuple[str, ...]] = ()
+    tables: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, prefix: str) -> None:
+        self.prefix = prefix
+
+    def setup(self, tx: apsw.Connection) -> None:
+        """Create this generation's tables (idempotent)."""
+        raise NotImplementedError
+
+    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+        """Apply events (already filtered to `event_types`) inside the runner's transaction."""
+        raise NotImplementedError
+
+    def discard_caches(self) -> None:
+        """Forget in-memory caches (the runner calls it after a rollback)."""
+
+    def drop(self, tx: apsw.Connection) -> None:
+        for table in self.tables:
+            tx.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+
+
+def prefix_of(name: str, generation: int) -> str:
+    return f"{name}_g{generation}_"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The event that stopped a projection."""
+
+    position: int
+    type: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    """Where one read model stands.
+
+    Attributes:
+        name / title / version: the projection (version of the live generation's code).
+        state: "live", "catching-up", "rebuilding", "failed" or "not built".
+        checkpoint: last applied position of the live generation (0 when none).
+        head: the store's head as last seen.
+        lag_events: head - checkpoint.
+        lag_seconds: recorded time of the head minus that of the checkpoint event.
+        events_per_second: the rate of the last catch-up or rebuild run, 0 when idle.
+        rebuild_checkpoint: the building generation's checkpoint, or None when not rebuilding.
+        failure: the event that stopped it, or None.
+        stale_version: True when the live generation was built by another version of the code.
+    """
+
+    name: str
+    title: str
+    version: int
+    state: str
+    checkpoint: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    events_per_second: float = 0.0
+    rebuild_checkpoint: int | None = None
+    failure: Failure | None = None
+    stale_version: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name, "title": self.title, "version": self.version, "state": self.state,
+            "checkpoint": self.checkpoint, "head": self.head, "lag_events": self.lag_events,
+            "lag_seconds": round(self.lag_seconds, 3), "events_per_second": round(self.events_per_second, 1),
+            "rebuild_checkpoint": self.rebuild_checkpoint, "stale_version": self.stale_version,
+            "failure": None,
+        }
+        if self.failure is not None:
+            out["failure"] = {"position": self.failure.position, "type": self.failure.type,
+                              "error": self.failure.error}
+        return out
+
+
+@dataclass(slots=True)
+class _Generation:
+    projection: Projection
+    generation: int
+    role: str
+    checkpoint: int
+    failed: bool
+
+
+class RebuildCancelled(Exception):
+    """A rebuild was cancelled; the partial generation was dropped, the live one is untouched."""
+
+
+def ensure_schema(readdb: ReadDatabase) -> None:
+    readdb.db.execute(STATE_SCHEMA)
+
+
+def live_prefix(readdb: ReadDatabase, name: str) -> str | None:
+    """The table prefix of the live generation of `name`, or None when it was never built."""
+    try:
+        row = readdb.db.execute(
+            "SELECT generation FROM projection_generations WHERE name = ? AND role = 'live'", (name,)
+        ).fetchone()
+    except apsw.SQLError:  # no state table yet: nothing was ever built
+        return None
+    return None if row is None else prefix_of(name, row[0])
+
+
+def live_checkpoint(readdb: ReadDatabase, name: str) -> int:
+    try:
+        row = readdb.db.execute(
+            "SELECT checkpoint FROM projection_generations WHERE name = ? AND role = 'live'", (name,)
+        ).fetchone()
+    except apsw.SQLError:
+        return 0
+    return 0 if row is None else int(row[0])
+
+
+class ProjectionRunner:
+    """Keeps a set of projections up to date with one store, in one read database.
+
+    Attributes:
+        store: the event store it reads (only reads).
+        readdb: the read database it writes.
+        projections: the projection classes, by name.
+        rates: name -> events/s of the last run that advanced it.
+        rate_history: name -> recent events/s samples (for a sparkline).
+    """
+
+    def __init__(self, *, store: EventStore, readdb: ReadDatabase,
+                 projections: Iterable[type[Projection]], batch_size: int = BATCH_SIZE) -> None:
+        self.store = store
+        self.readdb = readdb
+        self.projections: dict[str, type[Projection]] = {p.name: p for p in projections}
+        self.batch_size = batch_size
+        self.rates: dict[str, float] = {}
+        self.rate_history: dict[str, deque[float]] = {n: deque(maxlen=60) for n in self.projections}
+        # Read models are disposable: no fsync (a killed process still loses nothing committed to
+        # the WAL; only a power cut could, and then a rebuild restores them).
+        readdb.db.execute("PRAGMA synchronous = OFF")
+        readdb.db.execute("PRAGMA cache_size = -65536")
+        ensure_schema(readdb)
+
+    # -- generations -----------------------------------------------------------------------
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        return self.readdb.db.execute(
+            "SELECT name, generation, version, role, checkpoint, failed_position, failed_type, failed_error,"
+            " checkpoint_recorded_us FROM projection_generations ORDER BY name, generation"
+        ).fetchall()
+
+    def _start_generation(self, name: str, role: str) -> _Generation:
+        cls = self.projections[name]
+        db = self.readdb.db
+        with db:
+            row = db.execute("SELECT max(generation) FROM projection_generations WHERE name = ?",
+                             (name,)).fetchone()
+            generation = (row[0] or 0) + 1
+            projection = cls(prefix=prefix_of(name, generation))
+            projection.drop(db)  # leftovers of a generation whose row was lost
+            projection.setup(db)
+            db.execute(
+                "INSERT INTO projection_generations (name, generation, version, role, checkpoint, started_us)"
+                " VALUES (?, ?, ?, ?, 0, ?)",
+                (name, generation, cls.version, role, int(time.time() * 1e6)),
+            )
+        return _Generation(projection, generation, role, 0, False)
+
+    def _generations(self, names: Iterable[str] | None = None) -> list[_Generation]:
+        """The generations to feed: every live and building one (making missing ones)."""
+        wanted = set(self.projections if names is None else names)
+        found: list[_Generation] = []
+        has_live: set[str] = set()
+        for name, generation, version, role, checkpoint, failed, _t, _e, _r in self._rows():
+            if name not in wanted or name not in self.projections:
+                continue
+            cls = self.projections[name]
+            if role == "live":
+                has_live.add(name)
+            found.append(_Generation(cls(prefix=prefix_of(name, generation)), generation, role, checkpoint,
+                                     failed is not None))
+        for name in sorted(wanted - has_live):
+            if name in self.projections:
+                found.append(self._start_generation(name, "live"))
+        # A live generation built by another version of the code is rebuilt beside.
+        building = {g.projection.name for g in found if g.role == "building"}
+        versions = {(name, gen): version for name, gen, version, *_ in self._rows()}
+        for g in list(found):
+            name = g.projection.name
+            if (g.role == "live" and name not in building
+                    and versions.get((name, g.generation)) != self.projections[name].version):
+                found.append(self._start_generation(name, "building"))
+                building.add(name)
+        return found
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self) -> list[ProjectionStatus]:
+        """One status per projection, from the state table and the store's head."""
+        head = self.store.head()
+        head_us = _us(head.recorded_at)
+        rows = self._rows()
+        out = []
+        for name, cls in self.projections.items():
+            live = [r for r in rows if r[0] == name and r[3] == "live"]
+            building = [r for r in rows if r[0] == name and r[3] == "building"]
+            if not live:
+                out.append(ProjectionStatus(name, cls.title, cls.version, EMPTY, 0, head.position,
+                                            head.position, 0.0, self.rates.get(name, 0.0)))
+                continue
+            _n, _g, version, _role, checkpoint, fpos, ftype, ferr, cp_us = live[0]
+            failure = Failure(fpos, ftype or "", ferr or "") if fpos is not None else None
+            if failure is None and building and building[0][5] is not None:
+                b = building[0]
+                failure = Failure(b[5], b[6] or "", b[7] or "")
+            lag_seconds = 0.0
+            if head_us is not None and checkpoint < head.position:
+                lag_seconds = max(0.0, (head_us - (cp_us if cp_us is not None else self._first_us())) / 1e6)
+            if failure is not None:
+                state = FAILED
+            elif building:
+                state = REBUILDING
+            elif checkpoint < head.position:
+                state = CATCHING_UP
+            else:
+                state = LIVE
+            out.append(ProjectionStatus(
+                name, cls.title, version, state, checkpoint, head.position, max(0, head.position - checkpoint),
+                lag_seconds, self.rates.get(name, 0.0), building[0][4] if building else None, failure,
+                version != cls.version,
+            ))
+        return out
+
+    def _first_us(self) -> int:
+        for event in self.store.read_all(1, limit=1):
+            return _us(event.recorded_at) or 0
+        return 0
+
+    def checkpoints(self) -> dict[str, int]:
+        """name -> live checkpoint (what the timeline marks)."""
+        return {r[0]: r[4] for r in self._rows() if r[3] == "live" and r[0] in self.projections}
+
+    # -- running ---------------------------------------------------------------------------
+
+    def catch_up(self, *, cancelled: Cancelled | None = None, progress: Progress | None = None,
+                 names: Iterable[str] | None = None) -> int:
+        """Apply every event up to the head to every live and building generation; return how many
+        events were read. Building generations that reach the head are swapped in."""
+        gens = self._generations(names)
+        return self._feed(gens, cancelled=cancelled, progress=progress)
+
+    def rebuild(self, names: Iterable[str] | None = None, *, cancelled: Cancelled | None = None,
+                progress: Progress | None = None) -> None:
+        """Rebuild `names` (all by default) beside the live models, then swap each in.
+
+        A rebuild already under way (e.g. one a killed process left) is resumed, not restarted.
+        Cancelling drops the partial generations and raises RebuildCancelled.
+        """
+        names = list(self.projections if names is None else names)
+        unknown = [n for n in names if n not in self.projections]
+        if unknown:
+            raise KeyError(f"no read model named {unknown[0]!r} (known: {', '.join(self.projections)})")
+        gens = self._generations()
+        building = {g.projection.name for g in gens if g.role == "building"}
+        for name in names:
+            if name not in building:
+                gens.append(self._start_generation(name, "building"))
+        self._feed(gens, cancelled=cancelled, progress=progress, progress_of="building")
+        if cancelled is not None and cancelled():
+            self.cancel_rebuild(names)
+            raise RebuildCancelled("the rebuild was cancelled; the read models are unchanged")
+
+    def cancel_rebuild(self, names: Iterable[str] | None = None) -> None:
+        """Drop the building generations of `names` (all by default)."""
+        wanted = set(self.projections if names is None else names)
+        db = self.readdb.db
+        with db:
+            for name, generation, *_rest in self._rows():
+                if name in wanted and _rest[1] == "building":
+                    self.projections[name](prefix=prefix_of(name, generation)).drop(db)
+                    db.execute("DELETE FROM projection_generations WHERE name = ? AND generation = ?",
+                               (name, generation))
+
+    def reset_failure(self, name: str) -> None:
+        """Forget a failure (after the code was fixed) so the projection runs again."""
+        with self.readdb.db:
+            self.readdb.db.execute(
+                "UPDATE projection_generations SET failed_position = NULL, failed_type = NULL,"
+                " failed_error = NULL WHERE name = ?", (name,))
+
+    def _feed(self, gens: list[_Generation], *, cancelled: Cancelled | None, progress: Progress | None,
+              progress_of: str = "any") -> int:
+        db = self.readdb.db
+        read = 0
+        started = time.perf_counter()
+        types = {g.projection.name: frozenset(g.projection.event_types) for g in gens}
+        while True:
+            active = [g for g in gens if not g.failed]
+            if not active:
+                break
+            head = self.store.head().position
+            start = min(g.checkpoint for g in active) + 1
+            if start > head:
+                break
+            if cancelled is not None and cancelled():
+                break
+            batch = list(self.store.read_all(start, to_position=head, limit=self.batch_size))
+            if not batch:
+                break
+            last = batch[-1]
+            last_us = _us(last.recorded_at)
+            with db:
+                for g in active:
+                    if g.checkpoint >= last.position:
+                        continue
+                    wanted = types[g.projection.name]
+                    todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
+                    self._apply(g, todo, last.position, last_us)
+            read += len(batch)
+            elapsed = time.perf_counter() - started
+            rate = read / elapsed if elapsed > 0 else 0.0
+            for g in active:
+                self.rates[g.projection.name] = rate
+                self.rate_history.setdefault(g.projection.name, deque(maxlen=60)).append(rate)
+            self._swap_finished(gens, head)
+            if progress is not None:
+                pool = [g for g in gens if g.role == "building"] if progress_of == "building" else gens
+                done = min((g.checkpoint for g in pool if not g.failed), default=last.position)
+                progress(done, head)
+        self._swap_finished(gens, self.store.head().position)
+        return read
+
+    def _apply(self, g: _Generation, todo: list[RecordedEvent], last_position: int, last_us: int | None) -> None:
+        db = self.readdb.db
+        try:
+            with db:  # a savepoint: a failure undoes only this projection's part of the batch
+                if todo:
+                    g.projection.apply(todo, db)
+                self._save_checkpoint(g, last_position, last_us)
+            g.checkpoint = last_position
+            return
+        except Exception:  # noqa: BLE001 - find the event that fails, apply the ones before it
+            g.projection.discard_caches()
+        for event in todo:
+            try:
+                with db:
+                    g.projection.apply([event], db)
+                    self._save_checkpoint(g, event.position, _us(event.recorded_at))
+                g.checkpoint = event.position
+            except Exception as exc:  # noqa: BLE001 - recorded and shown; other projections go on
+                g.projection.discard_caches()
+                log.warning("projection %s failed at position %s", g.projection.name, event.position,
+                            exc_info=True)
+                db.execute(
+                    "UPDATE projection_generations SET failed_position = ?, failed_type = ?, failed_error = ?"
+                    " WHERE name = ? AND generation = ?",
+                    (event.position, event.type, f"{type(exc).__name__}: {exc}", g.projection.name, g.generation),
+                )
+                g.failed = True
+                return
+        # Every event applied alone: the failure came from the batch as a whole; move on.
+        with db:
+            self._save_checkpoint(g, last_position, last_us)
+        g.checkpoint = last_position
+
+    def _save_checkpoint(self, g: _Generation, position: int, recorded_us: int | None) -> None:
+        self.readdb.db.execute(
+            "UPDATE projection_generations SET checkpoint = ?, checkpoint_recorded_us = ?"
+            " WHERE name = ? AND generation = ?",
+            (position, recorded_us, g.projection.name, g.generation),
+        )
+
+    def _swap_finished(self, gens: list[_Generation], head: int) -> None:
+        """Swap in each building generation that reached the head (one transaction each)."""
+        db = self.readdb.db
+        for g in list(gens):
+            if g.role != "building" or g.failed or g.checkpoint < head:
+                continue
+            name = g.projection.name
+            with db:
+                for old in [o for o in gens if o.projection.name == name and o.role == "live"]:
+                    old.projection.drop(db)
+                    db.execute("DELETE FROM projection_generations WHERE name = ? AND generation = ?",
+                               (name, old.generation))
+                    gens.remove(old)
+                db.execute("UPDATE projection_generations SET role = 'live' WHERE name = ? AND generation = ?",
+                           (name, g.generation))
+            g.role = "live"
+
+
+def _us(value: datetime | None) -> int | None:
+    return None if value is None else to_us(value)
+

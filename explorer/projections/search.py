@@ -1,0 +1,148 @@
+"""The search read model: SQLite FTS5 over device names, owners and kinds, and event summaries.
+
+Prefix search as the user types: every word typed matches the start of a word indexed
+("nig cal" finds "night-caller"). Device hits come first (best match first), then event hits
+(newest first); each hit names its stream and a position to jump to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import apsw
+
+from explorer.domain.iot import device as dev
+from explorer.projections.runner import Projection, live_prefix
+from explorer.store.readdb import ReadDatabase
+from explorer.store.records import RecordedEvent
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result.
+
+    Attributes:
+        kind: "device" (a device's name/owner/kind matched) or "event" (an event's summary matched).
+        stream_id: the device's stream.
+        position: where to jump: the event, or for a device its latest registration/rename.
+        text: what matched, for people (plain text).
+    """
+
+    kind: str
+    stream_id: str
+    position: int
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "stream_id": self.stream_id, "position": self.position, "text": self.text}
+
+
+class SearchIndex(Projection):
+    """FTS5 tables: devices (name, owner, kind) and event summaries (contentless, one row per event)."""
+
+    name = "search"
+    title = "Full-text search"
+    version = 1
+    event_types = dev.EVENT_TYPES
+    tables = ("devices", "device_text", "event_text")
+
+    def __init__(self, *, prefix: str) -> None:
+        super().__init__(prefix=prefix)
+        self._names: dict[str, tuple[int, str]] = {}  # stream id -> (key, name)
+
+    def setup(self, tx: apsw.Connection) -> None:
+        p = self.prefix
+        tx.execute(f"""
+            CREATE TABLE IF NOT EXISTS {p}devices (
+                device_key INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '');
+            CREATE VIRTUAL TABLE IF NOT EXISTS {p}device_text USING fts5(
+                name, owner, kind, stream_id UNINDEXED, position UNINDEXED, prefix='1 2 3');
+            CREATE VIRTUAL TABLE IF NOT EXISTS {p}event_text USING fts5(
+                summary, stream_id UNINDEXED, shown UNINDEXED,
+                content='', contentless_unindexed=1, detail=none);
+        """)
+
+    def discard_caches(self) -> None:
+        self._names.clear()
+
+    def _device(self, tx: apsw.Connection, stream_id: str) -> tuple[int, str]:
+        found = self._names.get(stream_id)
+        if found is None:
+            p = self.prefix
+            row = tx.execute(f"SELECT device_key, name FROM {p}devices WHERE stream_id = ?", (stream_id,)).fetchone()
+            if row is None:
+                tx.execute(f"INSERT INTO {p}devices (stream_id) VALUES (?)", (stream_id,))
+                found = (tx.last_insert_rowid(), "")
+            else:
+                found = (row[0], row[1])
+            self._names[stream_id] = found
+        return found
+
+    def _name_of(self, stream_id: str) -> str:
+        found = self._names.get(stream_id)
+        return found[1] if found else ""
+
+    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+        p = self.prefix
+        rows: list[tuple[int, str, str, str]] = []
+        describe, name_of = dev.describe, self._name_of
+        for event in batch:
+            sid, etype, data = event.stream_id, event.type, event.data
+            key, _old = self._device(tx, sid)
+            if etype == dev.DEVICE_REGISTERED or etype == dev.DEVICE_RENAMED:
+                name = str(data.get("name", ""))
+                self._names[sid] = (key, name)
+                tx.execute(f"UPDATE {p}devices SET name = ? WHERE device_key = ?", (name, key))
+                if etype == dev.DEVICE_REGISTERED:
+                    tx.execute(f"INSERT OR REPLACE INTO {p}device_text (rowid, name, owner, kind, stream_id, position)"
+                               " VALUES (?, ?, ?, ?, ?, ?)",
+                               (key, name, str(data.get("owner", "")), str(data.get("kind", "")), sid, event.position))
+                else:
+                    tx.execute(f"UPDATE {p}device_text SET name = ?, position = ? WHERE rowid = ?",
+                               (name, event.position, key))
+            summary = _summary(etype, data, sid, name_of) if etype == dev.CALL_REPORTED else describe(etype, data, sid, name_of)
+            rows.append((event.position, summary, sid, summary))
+        if rows:
+            tx.executemany(f"INSERT INTO {p}event_text (rowid, summary, stream_id, shown) VALUES (?, ?, ?, ?)", rows)
+
+
+def _summary(etype: str, data: dict[str, Any], stream_id: str, name_of: Any) -> str:
+    """describe() of a call, without its generality: calls are most events, so this is the hot path."""
+    me = name_of(stream_id) or dev.device_id_of(stream_id)[:8]
+    if data.get("direction") == "in":
+        return f"Incoming call from {data.get('number', '?')} on {me}, {data.get('duration_s', '?')} s"
+    return f"Outgoing call to {data.get('number', '?')} on {me}, {data.get('duration_s', '?')} s"
+
+
+def fts_query(text: str) -> str:
+    """The FTS5 query of what the user typed: every word as a prefix, all required."""
+    words = _WORD.findall(text)
+    return " AND ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+
+def search(readdb: ReadDatabase, text: str, limit: int = 50) -> list[Hit]:
+    """Devices, then events, whose words start with the words of `text`; at most `limit` hits."""
+    p = live_prefix(readdb, SearchIndex.name)
+    query = fts_query(text)
+    if p is None or not query or limit <= 0:
+        return []
+    db = readdb.db
+    hits = [
+        Hit("device", sid, int(pos or 0), f"{name} ({kind}, owner {owner or '-'})")
+        for name, owner, kind, sid, pos in db.execute(
+            f"SELECT name, owner, kind, stream_id, position FROM {p}device_text WHERE {p}device_text MATCH ?"
+            " ORDER BY rank LIMIT ?", (query, limit))
+    ]
+    if len(hits) < limit:
+        hits += [
+            Hit("event", sid, int(pos), shown)
+            for pos, sid, shown in db.execute(
+                f"SELECT rowid, stream_id, shown FROM {p}event_text WHERE {p}event_text MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?", (query, limit - len(hits)))
+        ]
+    return hits
