@@ -1,0 +1,89 @@
+"""`exec` exit codes (0 recorded, 1 rejected, 2 bad input, 3 conflict) and `simulate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from explorer.cli import main
+from explorer.domain.iot import device as dev
+from explorer.store.sqlite import SQLiteEventStore
+
+A = "aaaaaaaa-0000-4000-8000-000000000001"
+B = "bbbbbbbb-0000-4000-8000-000000000002"
+SA, SB = dev.device_stream(A), dev.device_stream(B)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    path = tmp_path / "s.evstore"
+    SQLiteEventStore.create(path).close()
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_exec_records_and_prints_positions(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "exec", str(path), "RegisterDevice", "--stream", SA, "name=cam-1", "kind=camera",
+                       "owner=acme", "--actor", "ci")
+    assert code == 0 and "position 1" in out
+    run(capsys, "exec", str(path), "register", "--stream", SB, "name=gw", "kind=gateway", "owner=acme")
+    code, out, _ = run(capsys, "exec", "--json", str(path), "connect", "--stream", SA, f"peer_id={SB}")
+    result = json.loads(out)
+    assert code == 0 and result["outcome"] == "recorded" and result["positions"] == [3] and result["version"] == 2
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        events = list(store.read_all())
+        assert events[0].metadata["actor"] == "ci" and events[2].data == {"peer_id": B}
+
+
+def test_exec_rejection_exits_1_with_the_domain_message(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "exec", str(path), "rename", "--stream", SA, "name=x")
+    assert code == 1 and "not registered" in err
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        assert store.head().position == 0
+
+
+def test_exec_conflict_exits_3_with_both_versions(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "exec", str(path), "RegisterDevice", "--stream", SA, "name=cam", "kind=camera", "owner=")
+    code, _, err = run(capsys, "exec", str(path), "rename", "--stream", SA, "name=new", "--expected-version", "0")
+    assert code == 3 and "version 1" in err and "expected 0" in err
+    code, out, _ = run(capsys, "exec", str(path), "rename", "--stream", SA, "name=new", "--expected-version", "0",
+                       "--json")
+    assert code == 3 and json.loads(out) | {"message": ""} == {
+        "outcome": "conflict", "stream_id": SA, "expected_version": 0, "actual_version": 1, "message": ""}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["explode", "--stream", SA], "takes no command"),
+    (["rename", "--stream", SA, "title=x"], "no field 'title'"),
+    (["rename", "--stream", SA], "needs name="),
+    (["report-call", "--stream", SA, "direction=in", "number=1", "duration_s=soon"], "not a whole number"),
+    (["connect", "--stream", SA, f"peer_id={B}", "peer_active=1"], "read from the store"),
+    (["rename", "--stream", SA, "nonsense"], "name=value"),
+])
+def test_exec_bad_input_exits_2(path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    code, _, err = run(capsys, "exec", str(path), *argv)
+    assert code == 2 and message in err
+
+
+def test_exec_on_a_missing_store_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "exec", str(tmp_path / "nope.evstore"), "rename", "--stream", SA, "name=x")
+    assert code == 2 and err.startswith("error:")
+
+
+def test_simulate_prints_a_summary(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "simulate", str(path), "--rate", "1000", "--duration", "5", "--devices", "4",
+                       "--seed", "3", "--max-events", "60", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["events"] >= 60 and {"conflicts", "rejections"} <= set(summary)
+    code, _, err = run(capsys, "simulate", str(path), "--rate", "0")
+    assert code == 2 and "--rate" in err
