@@ -699,6 +699,8 @@ def _connect(path: Path, *, read_only: bool, busy_timeout_ms: int) -> tuple[apsw
         # WAL store in a read-only place with no -shm beside it: only an immutable open reads it
         # without creating files. Safe as long as no writer is live, which a read-only place implies.
         pass
+    except apsw.Error as exc:  # e.g. a damaged schema: one clear sentence, not a traceback
+        raise StoreOpenError(f"{path}: the SQLite file is damaged ({_sqlite_message(exc)})") from None
     try:
         db = apsw.Connection(f"file:{_quote(uri_path)}?mode=ro&immutable=1",
                              flags=flags | apsw.SQLITE_OPEN_READONLY)
