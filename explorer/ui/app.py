@@ -1,0 +1,205 @@
+"""Start the desktop app: `event-explorer [PATH] [--read-only]`.
+
+Sets up the QApplication (name, icon, system palette, high-DPI), logging to a file in the user
+log directory, a last-resort exception hook (log it, tell the user in one sentence, offer the log;
+never a traceback), and the demo store that opens when no path is given (made on first run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
+
+from explorer import APP_NAME, __version__, paths
+from explorer.demo import generate_demo
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.ui import workers
+from explorer.ui.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOG_FILE_NAME = "event-explorer.log"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def log_file() -> Path:
+    return paths.log_dir() / LOG_FILE_NAME
+
+
+def setup_logging() -> Path:
+    """Log to a rotating file in the user log directory (and warnings to stderr)."""
+    path = log_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    if not any(getattr(h, "explorer_log", False) for h in root.handlers):
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.explorer_log = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    return path
+
+
+def report_unexpected(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None,
+                      *, parent: QWidget | None = None,
+                      ask: Callable[[str], bool] | None = None) -> None:
+    """Log an unexpected exception and tell the user in one sentence, offering the log file."""
+    log.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+    if QApplication.instance() is None:
+        return
+    text = (f"Something went wrong ({exc_type.__name__}). The app keeps running; the details are in "
+            f"the log file {log_file()}. Open the log now?")
+    if ask is not None:
+        wants_log = ask(text)
+    else:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unexpected error", text,
+                          QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Close, parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        wants_log = box.exec() == QMessageBox.StandardButton.Open
+    if wants_log:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file())))
+
+
+def install_exception_hook(parent: Callable[[], QWidget | None] = lambda: None) -> None:
+    """Route uncaught exceptions (including those in Qt slots) to report_unexpected."""
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        try:
+            report_unexpected(exc_type, exc, tb, parent=parent())
+        except Exception:  # noqa: BLE001 - the hook itself must never raise
+            log.exception("the exception hook failed")
+
+    sys.excepthook = hook
+
+
+def make_application(argv: Sequence[str] = ()) -> QApplication:
+    """The QApplication, set up once: names, icon, style that follows the system palette."""
+    existing = QApplication.instance()
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    # Fractional scale factors (125%, 150%) render crisply instead of being rounded.
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication([sys.argv[0] if sys.argv else APP_NAME, *argv])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName("Event Explorer")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName(APP_NAME)
+    app.setDesktopFileName(APP_NAME)
+    # Fusion follows the platform's light/dark colour scheme (Qt >= 6.5) on every OS alike.
+    app.setStyle("Fusion")
+    icon = RESOURCES / "icon.png"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def ensure_demo_store(parent: QWidget | None, *, on_ready: Callable[[Path], None],
+                      settings: Settings | None = None) -> workers.Worker | None:
+    """Call on_ready(path) with the demo store; make it first (in a worker, with progress) if absent."""
+    path = paths.demo_store_path()
+    if path.exists():
+        on_ready(path)
+        return None
+    settings = settings or Settings()
+    devices, events = settings.get("demo/devices"), settings.get("demo/events")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+
+    def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> Path:
+        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+            leftover.unlink(missing_ok=True)
+
+        def step(done: int, total: int) -> None:
+            if cancelled():
+                raise _Cancelled
+            progress(done, total)
+
+        try:
+            with SQLiteEventStore.create(partial) as store:
+                generate_demo(store, devices=devices, events=events, progress=step)
+        except _Cancelled:
+            partial.unlink(missing_ok=True)
+            raise
+        for suffix in ("-wal", "-shm"):
+            Path(f"{partial}{suffix}").unlink(missing_ok=True)
+        partial.rename(path)  # only a complete store ever carries the demo store's name
+        return path
+
+    dialog = QProgressDialog("Making the demo store (a simulated IoT fleet)…", "Cancel", 0, events, parent)
+    dialog.setWindowTitle("Event Explorer")
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(0)
+    dialog.setValue(0)
+    worker = workers.Worker(job, name="make demo store")
+    worker.signals.progressed.connect(lambda done, total: dialog.setValue(min(done, total)))
+    worker.signals.returned.connect(lambda result: (dialog.reset(), on_ready(result)))
+    worker.signals.errored.connect(lambda exc: _demo_failed(dialog, exc, parent))
+    dialog.canceled.connect(worker.cancel)
+    _LIVE.add(worker)  # keeps the signals object alive until its queued results are delivered
+    worker.signals.finished.connect(lambda: _LIVE.discard(worker))
+    workers.QThreadPool.globalInstance().start(worker)
+    return worker
+
+
+_LIVE: set[workers.Worker] = set()
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _demo_failed(dialog: QProgressDialog, exc: BaseException, parent: QWidget | None) -> None:
+    dialog.reset()
+    if isinstance(exc, _Cancelled):
+        return
+    log.error("making the demo store failed: %r", exc)
+    box = QMessageBox(QMessageBox.Icon.Warning, "Demo store",
+                      f"The demo store could not be made ({exc}); open a store with File ▸ Open.",
+                      QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.exec()
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="event-explorer", description="Explore an event store.")
+    parser.add_argument("path", nargs="?", help="the store to open (default: the demo store)")
+    parser.add_argument("--read-only", action="store_true", help="never write to the store")
+    args, _qt_args = parser.parse_known_args(list(argv))
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app until its window closes; return the exit code."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    log_path = setup_logging()
+    log.info("Event Explorer %s starting (log: %s)", __version__, log_path)
+    app = make_application()
+    from explorer.ui.main_window import MainWindow
+
+    window = MainWindow()
+    install_exception_hook(lambda: window)
+    window.show()
+    read_only = True if args.read_only else None
+    last = window.settings.get("store/last")
+    if args.path:
+        window.open_store(args.path, read_only=read_only)
+    elif last and Path(last).is_file():
+        # The store open when the app last closed; the demo store only on a first start.
+        window.open_store(last, read_only=read_only or window.settings.get("store/last_read_only") or None)
+    else:
+        ensure_demo_store(window, on_ready=lambda path: window.open_store(path, read_only=read_only))
+    code = app.exec()
+    log.info("Event Explorer exiting (%s)", code)
+    return int(code)

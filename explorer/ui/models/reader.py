@@ -1,0 +1,86 @@
+"""A store connection for one view's background reads, on its own single-thread pool.
+
+Each lazy model reads pages often; opening a connection per page would cost more than the page.
+The reader keeps one clone of the open store and runs every job on a one-thread pool, so the
+connection is never used by two threads at once and never by the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool
+
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.ui import workers
+
+log = logging.getLogger(__name__)
+
+
+class StoreReader(QObject):
+    """A store connection used only by one single-thread pool (so it is never used concurrently).
+
+    Attributes:
+        pool: the pool every job of this reader runs on.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._source: SQLiteEventStore | None = None
+        self._conn: SQLiteEventStore | None = None
+        # Queued results reach lambdas only while the worker's signals object lives: keep it.
+        self._live: set[workers.Worker] = set()
+
+    def set_store(self, store: SQLiteEventStore | None) -> None:
+        old = self._conn
+        self._source, self._conn = store, None
+        if old is not None:
+            self.run(lambda _store: old.close(), name="close reader")
+
+    @property
+    def has_store(self) -> bool:
+        return self._source is not None
+
+    def connection(self) -> SQLiteEventStore:
+        """The reader's own connection (call only inside a job on `pool`)."""
+        if self._conn is None:
+            assert self._source is not None
+            self._conn = self._source.clone()
+        return self._conn
+
+    def run(self, fn: Callable[..., Any], *, name: str,
+            on_result: Callable[[Any], None] | None = None,
+            on_error: Callable[[BaseException], None] | None = None,
+            with_progress: bool = False) -> workers.Worker:
+        """Run fn(store) (or fn(store, cancelled, progress)) on the reader's thread."""
+        source = self._source
+
+        def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> Any:
+            if source is None:
+                return fn(None)
+            if source is not self._source:  # the store changed while this job waited
+                raise StaleJob
+            store = self.connection()
+            return fn(store, cancelled, progress) if with_progress else fn(store)
+
+        worker = workers.Worker(job, name=name)
+        self._live.add(worker)
+        worker.signals.finished.connect(lambda: self._live.discard(worker))
+        if on_result is not None:
+            worker.signals.returned.connect(on_result)
+        worker.signals.errored.connect(on_error or _log_error)
+        self.pool.start(worker)
+        return worker
+
+
+class StaleJob(Exception):
+    """The job's store is no longer the open one."""
+
+
+def _log_error(exc: BaseException) -> None:
+    if not isinstance(exc, StaleJob):
+        log.error("background read failed: %r", exc)

@@ -1,0 +1,253 @@
+"""The stream browser's model: stream types with counts, their streams paged in lazily.
+
+Top-level rows are stream types; a type's streams arrive a page at a time through
+canFetchMore/fetchMore, each page read by a worker on the model's own store connection, so a
+store of 100,000 streams opens as fast as one of 10. A filter narrows the streams by id prefix
+(typed with or without the `<type>-` prefix).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+
+from explorer.store.records import StreamInfo
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.ui.models.reader import StoreReader
+
+log = logging.getLogger(__name__)
+
+Index = QModelIndex | QPersistentModelIndex
+STREAM_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+STREAM_TYPE_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+@dataclass(slots=True)
+class TypeNode:
+    """One stream type row.
+
+    Attributes:
+        stream_type: the type.
+        streams / events: totals for the type (whole store).
+        prefix: the id prefix the children are filtered by ("" for none).
+        children: the streams loaded so far, ordered by id.
+        complete: every matching stream is loaded.
+        loading: a page is being read.
+    """
+
+    stream_type: str
+    streams: int
+    events: int
+    prefix: str = ""
+    children: list[StreamInfo] = field(default_factory=list)
+    complete: bool = False
+    loading: bool = False
+
+
+class StreamTreeModel(QAbstractItemModel):
+    """Stream types and their streams, lazily paged.
+
+    Attributes:
+        page_size: streams read per fetch.
+        types: the TypeNode rows.
+
+    Signals:
+        types_loaded: the stream types of the current store (and filter) arrived.
+        page_loaded(str): a page of streams of that type arrived.
+    """
+
+    types_loaded = Signal()
+    page_loaded = Signal(str)
+
+    COLUMNS = ("Stream", "Events")
+
+    def __init__(self, *, page_size: int = 500, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.page_size = page_size
+        self.types: list[TypeNode] = []
+        self.reader = StoreReader(self)
+        self._filter = ""
+        self._generation = 0
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def set_store(self, store: SQLiteEventStore | None) -> None:
+        self.reader.set_store(store)
+        self.reload()
+
+    def set_filter(self, text: str) -> None:
+        text = text.strip()
+        if text != self._filter:
+            self._filter = text
+            self.reload()
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter
+
+    def reload(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        self.beginResetModel()
+        self.types = []
+        self.endResetModel()
+        if not self.reader.has_store:
+            return
+        text = self._filter
+
+        def load(store: SQLiteEventStore) -> list[TypeNode]:
+            nodes = []
+            for stream_type, (streams, events) in store.counts_by_stream_type().items():
+                prefix = ""
+                if text:
+                    # Ids are usually "<type>-<uuid>": accept the uuid part alone as well.
+                    prefix = text
+                    if not store.streams(stream_type, limit=1, prefix=text):
+                        typed = f"{stream_type.lower()}-{text}"
+                        if not store.streams(stream_type, limit=1, prefix=typed):
+                            continue
+                        prefix = typed
+                nodes.append(TypeNode(stream_type, streams, events, prefix))
+            return nodes
+
+        self.reader.run(load, name="stream types", on_result=lambda nodes: self._types_arrived(generation, nodes))
+
+    def _types_arrived(self, generation: int, nodes: list[TypeNode]) -> None:
+        if generation != self._generation:
+            return
+        self.beginResetModel()
+        self.types = nodes
+        self.endResetModel()
+        self.types_loaded.emit()
+
+    def canFetchMore(self, parent: Index) -> bool:  # noqa: N802 - Qt override
+        node = self._type_node(parent)
+        return node is not None and not node.complete and not node.loading
+
+    def fetchMore(self, parent: Index) -> None:  # noqa: N802 - Qt override
+        node = self._type_node(parent)
+        if node is None or node.complete or node.loading:
+            return
+        node.loading = True
+        generation, offset, limit = self._generation, len(node.children), self.page_size
+        stream_type, prefix = node.stream_type, node.prefix
+
+        def load(store: SQLiteEventStore) -> list[StreamInfo]:
+            return store.streams(stream_type, offset=offset, limit=limit, prefix=prefix)
+
+        self.reader.run(load, name=f"streams of {stream_type}",
+                        on_result=lambda page: self._page_arrived(generation, node, page))
+
+    def _page_arrived(self, generation: int, node: TypeNode, page: list[StreamInfo]) -> None:
+        if generation != self._generation or not any(n is node for n in self.types):
+            return
+        node.loading = False
+        if len(page) < self.page_size:
+            node.complete = True
+        if page:
+            row = self.types.index(node)
+            first = len(node.children)
+            self.beginInsertRows(self.index(row, 0), first, first + len(page) - 1)
+            node.children.extend(page)
+            self.endInsertRows()
+        self.page_loaded.emit(node.stream_type)
+
+    def _type_node(self, index: Index) -> TypeNode | None:
+        if index.isValid() and index.internalId() == 0 and 0 <= index.row() < len(self.types):
+            return self.types[index.row()]
+        return None
+
+    def stream_at(self, index: Index) -> StreamInfo | None:
+        if not index.isValid() or index.internalId() == 0:
+            return None
+        node = self.types[index.internalId() - 1]
+        return node.children[index.row()]
+
+    def index_of_stream(self, stream_id: str) -> QModelIndex:
+        """The index of a loaded stream (invalid when it is not loaded)."""
+        for t, node in enumerate(self.types):
+            for r, info in enumerate(node.children):
+                if info.stream_id == stream_id:
+                    return self.createIndex(r, 0, t + 1)
+        return QModelIndex()
+
+    # -- the model ------------------------------------------------------------------------------
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
+        if not self.hasIndex(row, column, parent):
+            return QModelIndex()
+        if not parent.isValid():
+            return self.createIndex(row, column, 0)
+        if parent.internalId() == 0:
+            # A stream row's internal id is its type's row + 1 (0 marks a type row).
+            return self.createIndex(row, column, parent.row() + 1)
+        return QModelIndex()
+
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        if not index.isValid() or index.internalId() == 0:
+            return QModelIndex()
+        return self.createIndex(index.internalId() - 1, 0, 0)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt override
+        if not parent.isValid():
+            return len(self.types)
+        if parent.column() != 0:
+            return 0
+        node = self._type_node(parent)
+        return len(node.children) if node is not None else 0
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt override
+        return len(self.COLUMNS)
+
+    def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802 - Qt override
+        if not parent.isValid():
+            return bool(self.types)
+        node = self._type_node(parent)
+        return node is not None and parent.column() == 0 and (bool(node.children) or not node.complete)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt override
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        node = self._type_node(index)
+        if node is not None:
+            if role == Qt.ItemDataRole.DisplayRole:
+                if index.column() == 0:
+                    return f"{node.stream_type}  ({node.streams:,} streams)" if not node.prefix else (
+                        f"{node.stream_type}  (matching {node.prefix})")
+                return f"{node.events:,}"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{node.stream_type}: {node.streams:,} streams, {node.events:,} events"
+            if role == STREAM_TYPE_ROLE:
+                return node.stream_type
+            if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return None
+        info = self.stream_at(index)
+        if info is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return info.stream_id if index.column() == 0 else f"{info.version:,}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (f"{info.stream_id}\n{info.stream_type}, {info.version:,} events, "
+                    f"positions {info.first_position:,}–{info.last_position:,}")
+        if role == STREAM_ID_ROLE:
+            return info.stream_id
+        if role == STREAM_TYPE_ROLE:
+            return info.stream_type
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
