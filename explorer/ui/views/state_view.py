@@ -60,7 +60,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, dict):
         return f"{{{len(value)} fields}}"
     if isinstance(value, list):
-        return f"[{len(value)} items]"
+        return f"[{len(value)} item{'' if len(value) == 1 else 's'}]"
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -473,7 +473,10 @@ class StateView(QWidget):
         self.pending_label = _plain_label()
         self.pending_label.setWordWrap(True)
         self.pending_label.setVisible(False)
-        self.pending_label.setAutoFillBackground(True)
+        font = self.pending_label.font()
+        font.setItalic(True)
+        self.pending_label.setFont(font)
+        self.pending_label.setForegroundRole(QPalette.ColorRole.Link)
         self.busy = _plain_label("computing…")
         self.busy.setEnabled(False)
         self.busy.setVisible(False)
@@ -569,7 +572,11 @@ class StateView(QWidget):
         else:
             self.model.show_state(result.state, stream_type=result.stream_type, changes=result.changes)
         self._restore_expanded(expanded)
-        self.header.setText(self._header_text(result))
+        if pending is not None:
+            self.header.setText(f"{result.stream_id} — pending preview over the current state "
+                                "(italic fields: what the command would change)")
+        else:
+            self.header.setText(self._header_text(result))
         self.state_shown.emit(result)
 
     def _header_text(self, result: StateResult) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool
+from shiboken6 import isValid
 
 from explorer.store.readdb import ReadDatabase
 from explorer.store.sqlite import SQLiteEventStore
@@ -91,12 +92,13 @@ class StoreReader(QObject):
                 return _SKIPPED  # a newer request is queued behind this one: skip the work
             return job(self._connections_for(store), lambda: cancelled() or self._generation.get(key) != generation)
 
+        # Results are queued to the GUI thread; the view may be gone by the time they arrive.
         def returned(result: Any) -> None:
-            if result is not _SKIPPED and self._generation.get(key) == generation:
+            if result is not _SKIPPED and isValid(self) and self._generation.get(key) == generation:
                 on_result(result)
 
         def errored(exc: BaseException) -> None:
-            if self._generation.get(key) == generation:
+            if isValid(self) and self._generation.get(key) == generation:
                 if on_error is not None:
                     on_error(exc)
                 else:

@@ -38,6 +38,18 @@ PAGE_STEP = 100
 AXIS_WIDTH = 72  # the histogram's and the lane's left axes share a width so their x lines up
 
 
+class DateAxis(pg.DateAxisItem):
+    """A UTC date axis whose day ticks name the month too ("Oct 02", not "02")."""
+
+    def __init__(self) -> None:
+        super().__init__(orientation="bottom", utcOffset=0)
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        if 3600 * 6 < spacing < 28 * 86400:
+            return [from_seconds(v).strftime("%b %d") for v in values]
+        return super().tickStrings(values, scale, spacing)
+
+
 def to_seconds(value: datetime) -> float:
     return value.timestamp()
 
@@ -159,7 +171,7 @@ class TimelineView(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(120)
         self.graphics.installEventFilter(self)
-        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": DateAxis()})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)

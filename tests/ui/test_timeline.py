@@ -1,0 +1,247 @@
+"""The timeline: dragging the cursor, keys, actions, markers, range, histogram and play all move the
+global as-of cursor, and the state view follows to exactly what TimeTravel.state_at says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMainWindow, QSplitter
+
+from explorer.store import NewEvent
+from explorer.store.base_types import ANY
+from explorer.ui.context import AppContext
+from explorer.ui.views import ACTIONS, VIEWS
+from explorer.ui.views import timeline as timeline_module
+from explorer.ui.views.state_view import StateView, leaf_values
+from explorer.ui.views.timeline import TimelineView
+from tests.helpers.asof import make_store, reference_state, save_artifact
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Iterator[AppContext]:
+    store, stream_id = make_store(tmp_path / "demo.evstore")
+    ctx = AppContext()
+    ctx.set_store(store)
+    ctx.test_stream_id = stream_id  # type: ignore[attr-defined]
+    yield ctx
+    ctx.set_store(None)
+
+
+@pytest.fixture
+def views(qtbot, context: AppContext) -> Iterator[tuple[TimelineView, StateView, QSplitter]]:
+    splitter = QSplitter(Qt.Orientation.Vertical)
+    state = StateView(context=context)
+    timeline = TimelineView(context=context)
+    splitter.addWidget(state)
+    splitter.addWidget(timeline)
+    qtbot.addWidget(splitter)
+    splitter.resize(1000, 700)
+    splitter.show()
+    qtbot.waitExposed(splitter)
+    yield timeline, state, splitter
+    timeline.set_playing(False)
+    timeline.reader.wait()
+    state.reader.wait()
+
+
+def state_matches(qtbot, context: AppContext, state: StateView) -> None:
+    """Wait until the tree shows the cursor's state, then compare it with TimeTravel.state_at."""
+    sid, position = context.stream_id, context.position
+    qtbot.waitUntil(lambda: state.result is not None and state.result.position == context.position
+                    and state.result.stream_id == sid, timeout=5000)
+    expected = reference_state(context.store, sid, position)
+    assert state.result.state == expected
+    assert state.model.as_state() == leaf_values(expected)
+
+
+def test_registered_in_the_view_registry() -> None:
+    keys = {v.key: v for v in VIEWS}
+    assert keys["timeline"].area == "bottom" and keys["state"].area == "right"
+    shortcuts = {a.shortcut for a in ACTIONS}
+    assert {"Alt+Left", "Alt+Right", "Ctrl+Home", "Ctrl+End"} <= shortcuts
+    assert "Left" not in shortcuts and "Right" not in shortcuts  # arrows stay with tables
+
+
+def test_dragging_the_cursor_moves_the_as_of_cursor_and_the_state(qtbot, context, views) -> None:
+    timeline, state, _ = views
+    sid = context.test_stream_id
+    context.select_stream(sid)
+    target = [e for e in context.store.read_stream(sid)][10]
+    x = target.recorded_at.timestamp()
+    # a programmatic setValue is what a drag does to the line; the release finishes it
+    timeline.cursor_line.setValue(x)
+    timeline.cursor_line.sigPositionChangeFinished.emit(timeline.cursor_line)
+    assert context.position == context.store.position_at_time(target.recorded_at)
+    assert context.position >= target.position
+    state_matches(qtbot, context, state)
+
+    # a real drag: many moves while `moving`, throttled, then the release applies the last one
+    events = list(context.store.read_all(1, 1500))
+    timeline.cursor_line.moving = True
+    for event in events[100:1500:50]:
+        timeline.cursor_line.setValue(event.recorded_at.timestamp())
+    last = events[1450]
+    timeline.cursor_line.moving = False
+    timeline.cursor_line.sigPositionChangeFinished.emit(timeline.cursor_line)
+    assert context.position == context.store.position_at_time(last.recorded_at)
+    # the line snaps onto the event the cursor now stands on
+    assert timeline.cursor_line.value() == pytest.approx(
+        context.store.recorded_at_of(context.position).timestamp())
+    state_matches(qtbot, context, state)
+
+
+def test_keys_step_and_jump(qtbot, context, views) -> None:
+    timeline, state, _ = views
+    sid = context.test_stream_id
+    context.select_stream(sid)
+    context.set_position(500)
+    timeline.setFocus()
+    qtbot.keyClick(timeline, Qt.Key.Key_Right)
+    assert context.position == 501
+    state_matches(qtbot, context, state)
+    qtbot.keyClick(timeline, Qt.Key.Key_Left)
+    qtbot.keyClick(timeline, Qt.Key.Key_Left)
+    assert context.position == 499
+    state_matches(qtbot, context, state)
+    qtbot.keyClick(timeline, Qt.Key.Key_PageDown)
+    assert context.position == 599
+    qtbot.keyClick(timeline, Qt.Key.Key_Home)
+    assert context.position == 1
+    state_matches(qtbot, context, state)
+    qtbot.keyClick(timeline, Qt.Key.Key_End)
+    assert context.position == context.head
+    state_matches(qtbot, context, state)
+    # keys pressed on the plot itself reach the timeline too
+    qtbot.keyClick(timeline.graphics, Qt.Key.Key_Left)
+    assert context.position == context.head - 1
+    # Shift+arrows walk the selected stream's own events
+    with qtbot.waitSignal(timeline.markers_shown, timeout=5000):
+        timeline.request_markers()
+    positions = timeline.stream_positions
+    context.set_position(positions[4] + 1 if positions[5] > positions[4] + 1 else positions[4])
+    qtbot.keyClick(timeline, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert context.position == positions[5]
+    qtbot.keyClick(timeline, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    assert context.position == positions[4]
+    state_matches(qtbot, context, state)
+
+
+def test_actions_move_the_cursor_and_toggle_play(qtbot, context) -> None:
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    timeline = TimelineView(context=context)
+    window.setCentralWidget(timeline)
+    context.set_position(10)
+    timeline_module.step_forward(window, context)
+    assert context.position == 11
+    timeline_module.step_back(window, context)
+    timeline_module.step_back(window, context)
+    assert context.position == 9
+    timeline_module.last_event(window, context)
+    assert context.position == context.head
+    timeline_module.first_event(window, context)
+    assert context.position == 1
+    timeline_module.step_back(window, context)
+    assert context.position == 1  # clamped at the first event
+    with qtbot.waitSignal(timeline.playing_changed) as started:
+        timeline_module.toggle_play(window, context)
+    assert started.args == [True]
+    timeline_module.toggle_play(window, context)
+    assert not timeline.is_playing
+    timeline.reader.wait()
+
+
+def test_clicking_a_stream_marker_moves_the_cursor(qtbot, context, views) -> None:
+    timeline, state, _ = views
+    sid = context.test_stream_id
+    with qtbot.waitSignal(timeline.markers_shown, timeout=5000) as shown:
+        context.select_stream(sid)
+    expected = [e.position for e in context.store.read_stream(sid)]
+    assert shown.args == [len(expected)] and timeline.stream_positions == expected
+    point = timeline.stream_points.points()[7]
+    with qtbot.waitSignal(context.event_selected) as picked:
+        timeline.stream_points.sigClicked.emit(timeline.stream_points, [point], None)
+    assert picked.args == [expected[7]] and context.position == expected[7]
+    state_matches(qtbot, context, state)
+    # deselecting clears the markers
+    with qtbot.waitSignal(timeline.markers_shown) as cleared:
+        context.select_stream(None)
+    assert cleared.args == [0] and len(timeline.stream_points.points()) == 0
+
+
+def test_histogram_counts_every_event_and_rebuckets_on_zoom(qtbot, context, views) -> None:
+    timeline, _, _ = views
+    with qtbot.waitSignal(timeline.histogram_shown, timeout=5000) as full:
+        timeline.zoom_to_fit()
+    assert sum(full.args[0][2]) == context.head
+    first = context.store.recorded_at_of(400).timestamp()
+    last = context.store.recorded_at_of(900).timestamp()
+    with qtbot.waitSignal(timeline.histogram_shown, timeout=5000) as zoomed:
+        timeline.plot.setXRange(first, last, padding=0)
+    lo, hi, counts = zoomed.args[0]
+    assert lo == pytest.approx(first, abs=1.0) and hi == pytest.approx(last, abs=1.0)
+    inside = sum(1 for e in context.store.read_all(1) if lo <= e.recorded_at.timestamp() <= hi)
+    assert sum(counts) == inside
+
+
+def test_range_selection_sets_the_region_and_follows_it(qtbot, context, views) -> None:
+    timeline, _, _ = views
+    with qtbot.waitSignal(context.region_changed) as changed:
+        timeline.range_button.click()
+    first, last = changed.args[0]
+    lo, hi = timeline.region_item.getRegion()
+    times = {e.position: e.recorded_at.timestamp() for e in context.store.read_all(1)}
+    assert all(lo <= times[p] <= hi for p in (first, last))
+    assert first == 1 or times[first - 1] < lo
+    assert last == context.head or times[last + 1] > hi
+    # a region set elsewhere (e.g. a table selection) moves the item
+    context.set_region((300, 700))
+    lo, hi = timeline.region_item.getRegion()
+    assert lo == pytest.approx(times[300]) and hi == pytest.approx(times[700])
+    assert "range 300–700" in timeline.info.text()
+    with qtbot.waitSignal(context.region_changed) as cleared:
+        timeline.range_button.click()
+    assert cleared.args == [None] and not timeline.region_item.isVisible()
+
+
+def test_checkpoint_bookmark_and_head_markers(qtbot, context, views) -> None:
+    timeline, _, splitter = views
+    context.set_checkpoints({"registry": 1200, "search": 800})
+    assert [line.value() for line in timeline._checkpoint_lines] == [
+        pytest.approx(context.store.recorded_at_of(p).timestamp()) for p in (1200, 800)]
+    context.set_bookmarks([(100, "first look"), (1500, "<b>odd</b>")])
+    assert sorted(p.data() for p in timeline.bookmark_points.points()) == [100, 1500]
+    assert timeline._bookmark_tip(0, 0, 1500) == "Bookmark #1,500: <b>odd</b>"
+    # the store grows: the head marker follows
+    result = context.store.append(context.test_stream_id, "Device",
+                                  [NewEvent("DeviceRenamed", {"name": "later"})], ANY)
+    context.set_head(result.last_position)
+    assert timeline.head_line.value() == pytest.approx(
+        context.store.recorded_at_of(result.last_position).timestamp())
+    with qtbot.waitSignal(timeline.markers_shown, timeout=5000):
+        context.select_stream(context.test_stream_id)
+    context.set_region((600, 1300))
+    context.set_position(1000)
+    state_matches(qtbot, context, views[1])
+    save_artifact(splitter, "timeline_and_state.png")
+
+
+def test_play_replays_at_the_chosen_speed_and_stops_at_the_head(qtbot, context, views) -> None:
+    timeline, state, _ = views
+    context.select_stream(context.test_stream_id)
+    timeline.speed.setCurrentIndex(timeline.speed.findData(1000))
+    context.set_position(context.head - 120)
+    with qtbot.waitSignal(timeline.playing_changed, timeout=5000,
+                          check_params_cb=lambda playing: not playing) as stopped:
+        timeline.play_button.click()
+        assert timeline.is_playing and timeline.play_button.text() == "Pause"
+    assert stopped.args == [False] and context.position == context.head
+    state_matches(qtbot, context, state)
+    # play at the head starts over from the first event; a key stops it
+    timeline.play_button.click()
+    assert timeline.is_playing and context.position < 10
+    qtbot.keyClick(timeline, Qt.Key.Key_Right)
+    assert not timeline.is_playing
