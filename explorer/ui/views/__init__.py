@@ -56,7 +56,7 @@ ACTIONS: list[ActionSpec] = []
 VIEWS += [
     ViewSpec("timeline", "Timeline", "explorer.ui.views.timeline:create", area="bottom", shortcut="Ctrl+Shift+T"),
     ViewSpec("state", "State as of cursor", "explorer.ui.views.state_view:create", area="right",
-             shortcut="Ctrl+Shift+S"),
+             shortcut="Ctrl+Shift+A"),
 ]
 ACTIONS += [
     ActionSpec("View", "Step &Back One Event", "explorer.ui.views.timeline:step_back", "Alt+Left"),
