@@ -8,7 +8,8 @@ Writes, from the one SVG:
   (the freedesktop icon theme layout, for the Linux .desktop entry);
 - resources/event-explorer.ico (Windows; PNG-compressed entries 16..256, Vista and later);
 - resources/event-explorer.icns (macOS; PNG entries 16..1024);
-- explorer/resources/icons/ (the SVG and PNGs the running app sets as its window icon).
+- explorer/resources/icons/ and explorer/resources/icon.png (what the running app sets as its
+  window icon).
 
 Rendering uses Qt's own SVG renderer (QtSvg ships in PySide6-Essentials), so no extra tool is
 needed; the ICO and ICNS containers are tiny formats written here with struct, because neither
@@ -97,6 +98,8 @@ def outputs() -> dict[Path, bytes]:
         files[HICOLOR / f"{size}x{size}" / "apps" / f"{NAME}.png"] = pngs[size]
     for size in RUNTIME_SIZES:
         files[RUNTIME / f"{NAME}-{size}.png"] = pngs[size]
+    # explorer/ui/app.py sets explorer/resources/icon.png as the window icon.
+    files[RUNTIME.parent / "icon.png"] = pngs[256]
     files[RESOURCES / f"{NAME}.ico"] = ico_bytes({s: pngs[s] for s in ICO_SIZES})
     files[RESOURCES / f"{NAME}.icns"] = icns_bytes(pngs)
     return files
