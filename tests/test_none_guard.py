@@ -24,3 +24,16 @@ def test_guard_is_idempotent() -> None:
     guard()
     guard()
     assert abs(sys.getrefcount(None) - count) < 1000
+
+
+def test_many_bool_signal_emits_do_not_abort_the_interpreter() -> None:
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        toggled = Signal(bool)
+
+    emitter = Emitter()
+    for _ in range(50_000):  # each emit drops a reference to True under PySide6 6.12
+        emitter.toggled.emit(True)
+        emitter.toggled.emit(False)
+    assert sys.getrefcount(True) > 0 and sys.getrefcount(False) > 0
