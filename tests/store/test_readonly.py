@@ -1,0 +1,196 @@
+"""Browsing never writes into a store: the file's bytes (and its -wal) are the same after a session of reads.
+
+As root, SQLite's `mode=ro` silently makes an empty -wal and a -shm beside the store (DESIGN.md
+section 3), which hides the real problem; so the read-only directory case runs as `nobody`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import apsw
+import pytest
+
+from explorer.store import EventFilter, NewEvent
+from explorer.store.readdb import ReadDatabase
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.timetravel import TimeTravel, diff
+from tests.helpers.cli import assert_one_error_line, can_run_as, run_cli
+from tests.helpers.stores import make_demo
+
+
+def snapshot_bytes(path: Path) -> tuple[bytes, bytes]:
+    """The store's bytes and its -wal's (an absent -wal reads as empty: it holds no data)."""
+    wal = Path(f"{path}-wal")
+    return path.read_bytes(), wal.read_bytes() if wal.exists() else b""
+
+
+def api_session(path: Path) -> None:
+    """Everything a browsing user does, through the API."""
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        head = store.head()
+        assert head.position > 0
+        stream = store.streams(limit=1)[0].stream_id
+        list(store.read_all(limit=500))
+        list(store.read_all(filters=EventFilter(event_types=("DeviceConnected",))))
+        list(store.read_stream(stream))
+        store.positions(limit=100)
+        store.events_at([1, 2, head.position])
+        store.stream_info(stream)
+        store.counts_by_event_type()
+        store.counts_by_stream_type()
+        span = store.time_span()
+        assert span is not None
+        store.histogram(span[0], span[1], 20)
+        store.position_at_time(span[0])
+        store.stream_version_at(stream, head.position // 2)
+        assert store.verify().ok
+        tt = TimeTravel(store, ReadDatabase.for_store(store.store_id), snapshot_every=5)
+        a = tt.state_at(stream, version=1)
+        b = tt.state_at(stream)
+        diff(a.state, b.state)
+        tt.history(stream, "name")
+        clone = store.clone()
+        clone.head()
+        clone.close()
+
+
+def cli_session(path: Path, stream: str, **kw: str) -> None:
+    for args in (["info", str(path)], ["info", str(path), "--json"], ["events", str(path), "--limit", "50"],
+                 ["events", str(path), "--json", "--type", "DeviceRenamed"], ["state", str(path), stream, "--json"],
+                 ["diff", str(path), stream, "--from-version", "1", "--to-version", "3"],
+                 ["history", str(path), stream, "peers"], ["verify", str(path)]):
+        result = run_cli(*args, **kw)  # type: ignore[arg-type]
+        assert result.returncode == 0, (args, result.stderr)
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("ro") / "demo.evstore"
+    make_demo(path, devices=12, events=600)
+    yield path
+
+
+def test_a_session_of_reads_leaves_a_closed_store_byte_for_byte(demo_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "demo.evstore"
+    shutil.copy(demo_file, path)
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        stream = store.streams(limit=1)[0].stream_id
+    before = snapshot_bytes(path)
+    api_session(path)
+    cli_session(path, stream)
+    assert snapshot_bytes(path) == before
+
+
+def test_a_session_of_reads_leaves_a_live_wal_byte_for_byte(demo_file: Path, tmp_path: Path) -> None:
+    """A writer is open with committed frames in the -wal: readers must not checkpoint or touch them."""
+    path = tmp_path / "demo.evstore"
+    shutil.copy(demo_file, path)
+    writer = SQLiteEventStore.open(path)
+    writer._db.execute("PRAGMA wal_autocheckpoint = 0")  # keep the frames in the -wal
+    stream = writer.streams(limit=1)[0].stream_id
+    version = writer.stream_info(stream).version  # type: ignore[union-attr]
+    writer.append(stream, "Device", [NewEvent("DeviceRenamed", {"name": "renamed-live"})], version)
+    try:
+        before = snapshot_bytes(path)
+        assert len(before[1]) > 0, "the -wal should hold the writer's frames"
+        api_session(path)
+        cli_session(path, stream)
+        assert snapshot_bytes(path) == before
+        with SQLiteEventStore.open(path, read_only=True) as reader:  # readers see the -wal's events
+            assert reader.head().position == writer.head().position
+    finally:
+        writer.close()
+
+
+def test_snapshots_of_a_read_only_store_go_to_the_cache(demo_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "demo.evstore"
+    shutil.copy(demo_file, path)
+    before = snapshot_bytes(path)
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        readdb = ReadDatabase.for_store(store.store_id)
+        stream = max(store.streams(), key=lambda s: s.version).stream_id
+        TimeTravel(store, readdb, snapshot_every=5).state_at(stream)
+        assert readdb.db.execute("SELECT count(*) FROM snapshots").fetchone()[0] > 0
+        readdb.close()
+    assert snapshot_bytes(path) == before
+
+
+# -- as an unprivileged user --------------------------------------------------------------------
+
+
+def _nobody_dirs() -> tuple[Path, Path]:
+    """A folder nobody may read (for the store) and one nobody may write (its cache)."""
+    store_dir = Path(tempfile.mkdtemp(prefix="explorer-ro-"))
+    cache_dir = Path(tempfile.mkdtemp(prefix="explorer-cache-"))
+    store_dir.chmod(0o755)
+    cache_dir.chmod(0o777)
+    return store_dir, cache_dir
+
+
+NOBODY_SKIP = can_run_as("nobody") if os.name == "posix" else "not a POSIX system"
+
+
+@pytest.mark.skipif(NOBODY_SKIP is not None, reason=f"needs runuser and the nobody user: {NOBODY_SKIP}")
+def test_as_nobody_a_store_in_a_read_only_folder_reads_and_creates_nothing(demo_file: Path) -> None:
+    store_dir, cache_dir = _nobody_dirs()
+    try:
+        path = store_dir / "demo.evstore"
+        shutil.copy(demo_file, path)
+        path.chmod(0o444)
+        store_dir.chmod(0o555)
+        with SQLiteEventStore.open(demo_file, read_only=True) as store:
+            stream = store.streams(limit=1)[0].stream_id
+        before = snapshot_bytes(path)
+        listing = sorted(os.listdir(store_dir))
+        env = {"EXPLORER_CACHE_DIR": str(cache_dir), "EXPLORER_DATA_DIR": str(cache_dir / "data"),
+               "EXPLORER_CONFIG_DIR": str(cache_dir / "config"), "EXPLORER_LOG_DIR": str(cache_dir / "log")}
+        cli_session(path, stream, user="nobody", env=env, cwd=store_dir)  # type: ignore[arg-type]
+        info = run_cli("info", str(path), "--json", user="nobody", env=env, cwd=store_dir)
+        assert json.loads(info.stdout)["read_only"] is True
+        assert sorted(os.listdir(store_dir)) == listing == ["demo.evstore"]
+        assert snapshot_bytes(path) == before
+        # writing commands say why they cannot, in one line
+        line = assert_one_error_line(run_cli("migrate", str(path), user="nobody", env=env, cwd=store_dir))
+        assert "read-only" in line
+        line = assert_one_error_line(run_cli("demo", str(store_dir / "new.evstore"), "--events", "100",
+                                             "--devices", "5", user="nobody", env=env, cwd=store_dir))
+        assert "new.evstore" in line
+        assert sorted(os.listdir(store_dir)) == ["demo.evstore"]
+    finally:
+        for d in (store_dir, cache_dir):
+            d.chmod(0o755)
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.skipif(NOBODY_SKIP is not None, reason=f"needs runuser and the nobody user: {NOBODY_SKIP}")
+def test_as_nobody_a_read_only_file_reads_and_refuses_writes(demo_file: Path) -> None:
+    store_dir, cache_dir = _nobody_dirs()
+    try:
+        path = store_dir / "demo.evstore"
+        shutil.copy(demo_file, path)
+        path.chmod(0o444)
+        store_dir.chmod(0o777)  # the folder is writable, the file is not
+        with SQLiteEventStore.open(demo_file, read_only=True) as store:
+            stream = store.streams(limit=1)[0].stream_id
+        before = snapshot_bytes(path)
+        env = {"EXPLORER_CACHE_DIR": str(cache_dir)}
+        cli_session(path, stream, user="nobody", env=env, cwd=store_dir)  # type: ignore[arg-type]
+        assert snapshot_bytes(path) == before
+        line = assert_one_error_line(run_cli("migrate", str(path), user="nobody", env=env, cwd=store_dir))
+        assert "read-only" in line
+        assert snapshot_bytes(path) == before
+        db = apsw.Connection(str(path))
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    finally:
+        for d in (store_dir, cache_dir):
+            d.chmod(0o755)
+            shutil.rmtree(d, ignore_errors=True)
