@@ -88,9 +88,12 @@ def evolve(state: State, event_type: str, data: dict[str, Any]) -> State:
     elif event_type == DEVICE_RENAMED:
         new["name"] = data.get("name", "")
     elif event_type == DEVICE_CONNECTED:
-        new["peers"] = sorted({*state["peers"], data["peer_id"]})
+        peer = data.get("peer_id")  # .get: a damaged row arrives as {} and replay goes on
+        if isinstance(peer, str) and peer not in state["peers"]:
+            new["peers"] = sorted([*state["peers"], peer])
     elif event_type == DEVICE_DISCONNECTED:
-        new["peers"] = [p for p in state["peers"] if p != data["peer_id"]]
+        peer = data.get("peer_id")
+        new["peers"] = [p for p in state["peers"] if p != peer]
     elif event_type == DEVICE_DECOMMISSIONED:
         new["status"] = "decommissioned"
         new["decommission_reason"] = data.get("reason", "")
