@@ -66,3 +66,11 @@ ACTIONS += [
     ActionSpec("View", "&Play / Pause Replay", "explorer.ui.views.timeline:toggle_play", "Alt+P"),
     ActionSpec("View", "&Compare States…", "explorer.ui.views.state_view:open_compare_action", "Ctrl+Shift+D"),
 ]
+
+# The write side (issue 5): task-based commands with an optimistic preview; following other writers.
+VIEWS += [
+    ViewSpec("commands", "Commands", "explorer.ui.views.command_panel:create", area="right", shortcut="Ctrl+Shift+C"),
+]
+ACTIONS += [
+    ActionSpec("View", "&Follow Head (Live)", "explorer.ui.views.command_panel:toggle_follow_head", "Ctrl+Shift+L"),
+]
