@@ -17,6 +17,7 @@ from explorer.cli.common import CliError, Exit
 # Each module has register(subparsers) that adds its sub-commands. Add new modules here.
 COMMAND_MODULES = (
     "explorer.cli.store_commands",
+    "explorer.cli.report_commands",
     "explorer.cli.projection_commands",
     "explorer.cli.command_commands",
 )

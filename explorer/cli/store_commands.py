@@ -75,6 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     p = subparsers.add_parser("verify", help="check SQLite integrity and the chain hash of every event")
     p.add_argument("store")
+    p.add_argument("--report", metavar="REPORT",
+                   help="instead, check that the store still holds exactly the events this report lists "
+                        "(.json, .html, or a .pdf/.csv with its .verify.json sidecar)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_verify)
 
@@ -280,6 +283,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if getattr(args, "report", None):
+        from explorer.cli.report_commands import verify_report_command
+
+        return verify_report_command(args)
     with open_store(args.store) as store:
         result = store.verify(progress=progress_printer("verifying"))
     if args.json:

@@ -1,0 +1,125 @@
+"""`event-explorer report`: a verifiable audit report (PDF, HTML, CSV or JSON), headless.
+
+Verification of a report is `event-explorer verify STORE --report FILE` (store_commands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from explorer.cli.common import CliError, open_store, parse_time, progress_printer
+from explorer.reports.model import ReportCancelled, ReportError, ReportScope
+from explorer.reports.writer import FORMATS, format_of, write_report
+from explorer.store.readdb import ReadDatabase
+from explorer.timetravel import TimeTravel
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "report",
+        help="write a verifiable audit report (pdf, html, csv, json)",
+        description="Write an audit report of a store, a stream or a device and its connected devices. "
+                    "Check it later with `event-explorer verify STORE --report FILE`.",
+    )
+    p.add_argument("store")
+    p.add_argument("--stream", action="append", default=[], metavar="ID", help="only this stream (repeatable)")
+    p.add_argument("--connected-to", metavar="ID",
+                   help="a device (stream id or device id) and every device connected to it")
+    p.add_argument("--since", metavar="ISO", help="recorded at or after (ISO 8601; no zone means UTC)")
+    p.add_argument("--until", metavar="ISO", help="recorded at or before (ISO 8601)")
+    p.add_argument("--from-position", type=int, metavar="N")
+    p.add_argument("--to-position", type=int, metavar="N")
+    p.add_argument("--type", action="append", default=[], metavar="T", help="only this event type (repeatable)")
+    p.add_argument("--actor", action="append", default=[], metavar="A", help="only events by this actor (repeatable)")
+    p.add_argument("--format", choices=FORMATS, help="default: from the output file's extension")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--title", default="", help="the report's title (default: from the scope)")
+    p.add_argument("--by", default=None, metavar="ACTOR", help="who generates it (default: the OS user)")
+    p.add_argument("--with-data", action="store_true", help="add an appendix with every event's full data")
+    p.add_argument("--bookmarks", action="store_true",
+                   help="include the store's saved bookmarks as annotations")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    try:
+        fmt = format_of(output, args.format)
+    except ReportError as exc:
+        raise CliError(f"{exc} (or name the output file .pdf, .html, .csv or .json)") from None
+    if output.exists() and not args.force:
+        raise CliError(f"{output}: already exists; choose another name or pass --force")
+    for flag, value in (("--from-position", args.from_position), ("--to-position", args.to_position)):
+        if value is not None and value < 1:
+            raise CliError(f"{flag} must be 1 or more")
+    scope = ReportScope(
+        stream_ids=tuple(args.stream),
+        connected_to=args.connected_to,
+        since=parse_time(args.since) if args.since else None,
+        until=parse_time(args.until) if args.until else None,
+        from_position=args.from_position,
+        to_position=args.to_position,
+        event_types=tuple(args.type),
+        actors=tuple(args.actor),
+    )
+    with open_store(args.store) as store:
+        readdb = _read_database(store.store_id)
+        bookmarks = None
+        if args.bookmarks and readdb is not None:
+            from explorer.store.bookmarks import BookmarkStore
+
+            bookmarks = [(b.position, b.note) for b in BookmarkStore(readdb).list()]
+        try:
+            result = write_report(
+                store, scope, output, fmt=fmt, title=args.title, generated_by=args.by, bookmarks=bookmarks,
+                include_data=args.with_data, time_travel=TimeTravel(store, readdb),
+                progress=progress_printer(f"report ({fmt})"),
+            )
+        except ReportError as exc:
+            raise CliError(str(exc)) from None
+        except ReportCancelled:
+            raise CliError("cancelled; no report was written") from None
+        except OSError as exc:
+            raise CliError(f"{output}: cannot be written ({exc.strerror or exc})") from None
+    integrity = result.report.integrity
+    pages = f", {result.pages} pages" if result.pages else ""
+    print(f"wrote {result.path} ({fmt}, {result.events:,} events{pages})")
+    if result.sidecar is not None:
+        print(f"verification block: {result.sidecar}")
+    print(f"event-list digest {integrity.event_list_digest}")
+    print(f"store head digest {integrity.head_digest} (head {integrity.head_position:,})")
+    sys.stdout.flush()
+    return 0
+
+
+def _read_database(store_id: str) -> ReadDatabase | None:
+    try:
+        return ReadDatabase.for_store(store_id)
+    except Exception:  # noqa: BLE001 - no cache directory: reports still work, only slower
+        return None
+
+
+def verify_report_command(args: argparse.Namespace) -> int:
+    """`verify STORE --report FILE`: exit 0 when the store matches the report, 1 naming what differs."""
+    from explorer.cli.common import EXIT_CHECK_FAILED, print_json
+    from explorer.reports.verify import verify_report
+
+    with open_store(args.store) as store:
+        try:
+            result = verify_report(store, args.report, progress=progress_printer("verifying report"))
+        except ReportError as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        print_json(result.to_json())
+    elif result.ok:
+        print(f"ok: the store holds exactly the {result.listed:,} events the report lists; chain intact over "
+              f"{result.checked:,} events; event-list digest {result.event_list_digest}")
+    else:
+        where = f" at position {result.first_bad_position}" if result.first_bad_position is not None else ""
+        print(f"FAILED{where}: the store does not match the report {args.report}", file=sys.stderr)
+        for problem in result.problems:
+            print(f"  {problem.text()}", file=sys.stderr)
+    return 0 if result.ok else EXIT_CHECK_FAILED

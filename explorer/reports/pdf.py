@@ -1,0 +1,441 @@
+"""The PDF report: paged A4 landscape, header and footer on every page, "page i of n", the event
+table's header repeated on each page, archival PDF/A-1b (Qt's QPdfWriter).
+
+Drawn with QPainter only (QtGui, never QtWidgets): every string is drawn as plain text, so event
+data cannot become markup. A QGuiApplication (offscreen platform) is made on demand, so the CLI
+renders without a display. The layout runs twice: a measuring pass counts the pages, then the
+drawing pass prints "page i of n". The machine-readable block is a sidecar JSON beside the PDF.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from PySide6.QtCore import QMarginsF, QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QGuiApplication,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPagedPaintDevice,
+    QPainter,
+    QPaintDevice,
+    QPdfWriter,
+    QPen,
+)
+
+from explorer.reports import chart
+from explorer.reports.html import integrity_rows
+from explorer.reports.model import Report, ReportEntry
+
+PAGE_W, PAGE_H = 842.0, 595.0  # A4 landscape in points (the writer runs at 72 dpi: 1 unit = 1 pt)
+MARGIN = 30.0
+HEADER_H, FOOTER_H = 22.0, 20.0
+MAX_PDF_EVENTS = 100_000  # ~3,000 pages; beyond this a CSV or JSON report is the readable record
+MAX_CELL_LINES = 4
+PAD = 2.5
+
+_app: QGuiApplication | None = None
+
+
+def ensure_gui_application() -> None:
+    """Fonts and QPdfWriter need a QGuiApplication: make an offscreen one if none exists."""
+    global _app
+    if QGuiApplication.instance() is None:
+        # Nothing is shown: the offscreen platform works with or without a display.
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        _app = QGuiApplication(["event-explorer"])
+
+
+class _StopDrawing(Exception):
+    """Raised to end a preview after its last page."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    title: str
+    width: float
+    mono: bool = False
+    wrap_anywhere: bool = False
+    right: bool = False
+
+
+EVENT_COLUMNS = (
+    Column("Position", 40, right=True),
+    Column("Recorded at (UTC)", 74, mono=True),
+    Column("Occurred at", 60, mono=True),
+    Column("Stream", 118, mono=True, wrap_anywhere=True),
+    Column("Type", 86, wrap_anywhere=True),
+    Column("Actor", 66),
+    Column("What happened", 176),
+    Column("Changed fields", 162),
+)
+
+
+def _font(family: str, size: float, bold: bool = False) -> QFont:
+    font = QFont(family)
+    font.setPointSizeF(size)
+    font.setBold(bold)
+    font.setStyleHint(QFont.StyleHint.Monospace if "Mono" in family else QFont.StyleHint.SansSerif)
+    # No ligatures: "ff" in a hex digest must stay two letters when an auditor copies it.
+    for tag in ("liga", "clig", "dlig"):
+        font.setFeature(QFont.Tag(tag), 0)
+    return font
+
+
+class _Flow:
+    """Text and tables flowing down pages; with `painter=None` it only measures."""
+
+    def __init__(self, device: QPaintDevice, painter: QPainter | None, report: Report, *, total_pages: int,
+                 new_page: Callable[[], None], stop_after: int | None = None) -> None:
+        self.device = device
+        self.p = painter
+        self.report = report
+        self.total = total_pages
+        self._new_page = new_page
+        self.stop_after = stop_after
+        self.page = 1
+        self.top = MARGIN + HEADER_H
+        self.bottom = PAGE_H - MARGIN - FOOTER_H
+        self.left, self.width = MARGIN, PAGE_W - 2 * MARGIN
+        self.y = self.top
+        self.f_body = _font("DejaVu Sans", 8)
+        self.f_small = _font("DejaVu Sans", 6.5)
+        self.f_small_mono = _font("DejaVu Sans Mono", 6)
+        self.f_bold = _font("DejaVu Sans", 8, bold=True)
+        self.f_small_bold = _font("DejaVu Sans", 6.5, bold=True)
+        self.f_h1 = _font("DejaVu Sans", 16, bold=True)
+        self.f_h2 = _font("DejaVu Sans", 11, bold=True)
+        self.f_mono = _font("DejaVu Sans Mono", 7.5)
+        self._metrics: dict[int, QFontMetricsF] = {}
+        self._decorate()
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    def fm(self, font: QFont) -> QFontMetricsF:
+        key = id(font)
+        m = self._metrics.get(key)
+        if m is None:
+            m = self._metrics[key] = QFontMetricsF(font, self.device)
+        return m
+
+    def break_page(self) -> None:
+        if self.stop_after is not None and self.page >= self.stop_after:
+            raise _StopDrawing
+        if self.p is not None:
+            self._new_page()
+        self.page += 1
+        self.y = self.top
+        self._decorate()
+
+    def ensure(self, height: float) -> None:
+        if self.y + height > self.bottom and self.y > self.top:
+            self.break_page()
+
+    def _decorate(self) -> None:
+        p = self.p
+        if p is None:
+            return
+        h, i = self.report.header, self.report.integrity
+        p.setPen(QColor("#333333"))
+        p.setFont(self.f_small_bold)
+        p.drawText(QRectF(MARGIN, MARGIN, self.width * 0.6, HEADER_H - 6), Qt.AlignLeft | Qt.AlignBottom,
+                   _one_line(h.title, 120))
+        p.setFont(self.f_small)
+        p.drawText(QRectF(MARGIN + self.width * 0.4, MARGIN, self.width * 0.6, HEADER_H - 6),
+                   Qt.AlignRight | Qt.AlignBottom, f"Event Explorer audit report · store {_one_line(h.store_name, 60)}")
+        p.setPen(QPen(QColor("#999999"), 0.5))
+        p.drawLine(QPointF(MARGIN, MARGIN + HEADER_H - 3), QPointF(PAGE_W - MARGIN, MARGIN + HEADER_H - 3))
+        fy = PAGE_H - MARGIN - FOOTER_H + 6
+        p.drawLine(QPointF(MARGIN, fy - 3), QPointF(PAGE_W - MARGIN, fy - 3))
+        p.setPen(QColor("#333333"))
+        p.setFont(self.f_small)
+        p.drawText(QRectF(MARGIN, fy, self.width * 0.8, FOOTER_H - 6), Qt.AlignLeft | Qt.AlignTop,
+                   f"Generated {h.generated_at_utc} by {_one_line(h.generated_by, 40)} · "
+                   f"event-list digest {i.event_list_digest} · store head digest {i.head_digest[:16]}…")
+        p.drawText(QRectF(MARGIN + self.width * 0.8, fy, self.width * 0.2, FOOTER_H - 6),
+                   Qt.AlignRight | Qt.AlignTop, f"Page {self.page} of {self.total}")
+
+    # -- blocks --------------------------------------------------------------------------------
+
+    def heading(self, text: str, font: QFont | None = None, gap: float = 8, keep: float = 30) -> None:
+        font = font or self.f_h2
+        h = self.fm(font).height() + 2
+        self.ensure(h + gap + keep)  # keep a heading with what follows it
+        self.y += gap
+        if self.p is not None:
+            self.p.setFont(font)
+            self.p.setPen(QColor("#000000"))
+            self.p.drawText(QRectF(self.left, self.y, self.width, h), Qt.AlignLeft | Qt.AlignVCenter, text)
+        self.y += h + 2
+
+    def paragraph(self, text: str, font: QFont | None = None, colour: str = "#222222") -> None:
+        font = font or self.f_body
+        flags = int(Qt.AlignLeft | Qt.TextWordWrap)
+        h = self.fm(font).boundingRect(QRectF(0, 0, self.width, 1e6), flags, text).height()
+        self.ensure(h)
+        if self.p is not None:
+            self.p.setFont(font)
+            self.p.setPen(QColor(colour))
+            self.p.drawText(QRectF(self.left, self.y, self.width, h), flags, text)
+        self.y += h + 3
+
+    def table(self, columns: Sequence[Column], rows: Any, *, header: bool = True, shade: bool = True,
+              key_bold: bool = False) -> None:
+        """Rows of cells; the header row is repeated at the top of every page the table spans."""
+        total_w = sum(c.width for c in columns)
+        scale = self.width / total_w if total_w > self.width else 1.0
+        widths = [c.width * scale for c in columns]
+        head_h = self._row_height([c.title for c in columns], columns, widths, bold=True) if header else 0.0
+        self.ensure(head_h + 14)
+        if header:
+            self._draw_row([c.title for c in columns], columns, widths, head_h, bold=True, fill="#e6e6e6")
+        for n, cells in enumerate(rows):
+            h = self._row_height(cells, columns, widths)
+            if self.y + h > self.bottom:
+                self.break_page()
+                if header:
+                    self._draw_row([c.title for c in columns], columns, widths, head_h, bold=True, fill="#e6e6e6")
+            fill = "#f5f5f5" if shade and n % 2 else None
+            self._draw_row(cells, columns, widths, h, bold=False, fill=fill, key_bold=key_bold)
+
+    def _cell_font(self, column: Column, bold: bool) -> QFont:
+        if bold:
+            return self.f_small_bold
+        return self.f_small_mono if column.mono else self.f_small
+
+    def _flags(self, column: Column) -> int:
+        wrap = Qt.TextWrapAnywhere if column.wrap_anywhere else Qt.TextWordWrap
+        return int((Qt.AlignRight if column.right else Qt.AlignLeft) | Qt.AlignTop | wrap)
+
+    def _row_height(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float],
+                    bold: bool = False) -> float:
+        best = 0.0
+        for text, column, w in zip(cells, columns, widths):
+            fm = self.fm(self._cell_font(column, bold))
+            inner = w - 2 * PAD
+            line = fm.height()
+            if fm.horizontalAdvance(text) <= inner and "\n" not in text:
+                h = line
+            else:
+                h = min(fm.boundingRect(QRectF(0, 0, inner, 1e6), self._flags(column), text).height(),
+                        line * MAX_CELL_LINES)
+            best = max(best, h)
+        return best + 2 * PAD
+
+    def _draw_row(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], h: float, *,
+                  bold: bool, fill: str | None, key_bold: bool = False) -> None:
+        p = self.p
+        if p is not None:
+            x = self.left
+            if fill:
+                p.fillRect(QRectF(x, self.y, sum(widths), h), QColor(fill))
+            p.setPen(QPen(QColor("#bbbbbb"), 0.4))
+            p.drawLine(QPointF(x, self.y + h), QPointF(x + sum(widths), self.y + h))
+            for k, (text, column, w) in enumerate(zip(cells, columns, widths)):
+                font = self.f_small_bold if (bold or (key_bold and k == 0)) else self._cell_font(column, False)
+                p.setFont(font)
+                p.setPen(QColor("#000000"))
+                rect = QRectF(x + PAD, self.y + PAD, w - 2 * PAD, h - 2 * PAD)
+                p.save()
+                p.setClipRect(rect.adjusted(0, 0, 0, 0.5))
+                p.drawText(rect, self._flags(column), text)
+                p.restore()
+                x += w
+        self.y += h
+
+    def timeline(self) -> None:
+        t = self.report.summary.timeline
+        segments, top = chart.bars(t)
+        if t.start is None or top == 0:
+            self.paragraph("No events in the range.")
+            return
+        height = 120.0
+        self.ensure(height + 30)
+        left, plot_w = self.left + 34, self.width - 44
+        bottom, plot_h = self.y + height - 14, height - 24
+        p = self.p
+        if p is not None:
+            bw = plot_w / t.buckets
+            p.setPen(QPen(QColor("#333333"), 0.6))
+            p.drawLine(QPointF(left, bottom), QPointF(left + plot_w, bottom))
+            p.setFont(self.f_small)
+            p.drawText(QRectF(self.left, bottom - plot_h - 4, 30, 10), Qt.AlignRight, f"{top:,}")
+            p.drawText(QRectF(self.left, bottom - 8, 30, 10), Qt.AlignRight, "0")
+            for bar in segments:
+                y1 = bottom - plot_h * bar.top / top
+                p.fillRect(QRectF(left + bar.bucket * bw + 0.4, y1, max(bw - 0.8, 0.4),
+                                  plot_h * (bar.top - bar.bottom) / top), QColor(bar.colour))
+            p.setPen(QColor("#333333"))
+            p.drawText(QRectF(left, bottom + 2, 200, 10), Qt.AlignLeft, t.start.strftime("%Y-%m-%d %H:%M UTC"))
+            if t.end is not None:
+                p.drawText(QRectF(left + plot_w - 200, bottom + 2, 200, 10), Qt.AlignRight,
+                           t.end.strftime("%Y-%m-%d %H:%M UTC"))
+            for k, a in enumerate(t.annotations, 1):
+                if not a.recorded_at:
+                    continue
+                x = left + plot_w * t.fraction_of(datetime.fromisoformat(a.recorded_at.replace("Z", "+00:00")))
+                p.setPen(QPen(QColor("#cc0000"), 0.8, Qt.DashLine))
+                p.drawLine(QPointF(x, bottom - plot_h), QPointF(x, bottom))
+                p.setPen(QColor("#cc0000"))
+                p.drawText(QPointF(x + 2, bottom - plot_h + 7), f"[{k}]")
+        self.y += height
+        # legend
+        x = self.left
+        fm = self.fm(self.f_small)
+        for name, colour in chart.colours(t).items():
+            w = fm.horizontalAdvance(name) + 20
+            if x + w > self.left + self.width:
+                x = self.left
+                self.y += 11
+            if p is not None:
+                p.fillRect(QRectF(x, self.y + 2, 7, 7), QColor(colour))
+                p.setPen(QColor("#222222"))
+                p.setFont(self.f_small)
+                p.drawText(QRectF(x + 10, self.y, w, 10), Qt.AlignLeft | Qt.AlignVCenter, name)
+            x += w
+        self.y += 14
+
+
+def _one_line(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def display_time(iso: str) -> str:
+    """ISO UTC text split at the date, so a narrow column wraps it there."""
+    return iso.replace("T", " ", 1)
+
+
+def _event_cells(e: ReportEntry, mark: str) -> list[str]:
+    return [f"{e.position:,}{mark}", display_time(e.recorded_at), display_time(e.occurred_at), f"{e.stream_id} v{e.version}", e.type, e.actor,
+            e.sentence, e.changes_text()]
+
+
+def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> None:
+    h, s, i = report.header, report.summary, report.integrity
+    flow.heading(_one_line(h.title, 200), flow.f_h1, gap=0)
+    flow.paragraph(f"Scope: {h.scope.describe()}", flow.f_body, "#444444")
+    kv = [Column("", 150), Column("", 632)]
+    kv_mono = [Column("", 150), Column("", 632, mono=True, wrap_anywhere=True)]
+    flow.heading("Report")
+    flow.table(kv, [
+        ["Store", f"{h.store_name} ({h.store_path})"], ["Store id", h.store_id],
+        ["Generated at (UTC)", h.generated_at_utc], ["Generated at (local)", h.generated_at_local],
+        ["Generated by", h.generated_by], ["Event Explorer version", h.app_version],
+    ], header=False, key_bold=True)
+    flow.heading("Integrity")
+    flow.table(kv_mono, [list(row) for row in integrity_rows(report)], header=False, key_bold=True)
+    flow.paragraph("Verify with: event-explorer verify STORE --report FILE (the PDF's sidecar "
+                   f"{'FILE.verify.json'} holds the machine-readable block). Digests: see docs/reports.md.",
+                   flow.f_small, "#555555")
+    flow.heading("Summary")
+    flow.paragraph(f"{i.event_count:,} event(s) listed; {s.streams_changed:,} stream(s) changed in the range.")
+    if s.first_event is not None and s.last_event is not None:
+        flow.table(kv, [[label, f"#{e.position:,} · {e.recorded_at} · {e.sentence}"]
+                        for label, e in (("First event", s.first_event), ("Last event", s.last_event))],
+                   header=False, key_bold=True)
+    types, actors = list(s.counts_by_type.items()), list(s.counts_by_actor.items())
+    rows = []
+    for n in range(max(len(types), len(actors))):
+        t = types[n] if n < len(types) else ("", "")
+        a = actors[n] if n < len(actors) else ("", "")
+        rows.append([t[0], f"{t[1]:,}" if t[1] != "" else "", a[0], f"{a[1]:,}" if a[1] != "" else ""])
+    flow.ensure(60)
+    flow.table([Column("Event type", 200), Column("Events", 80, right=True), Column("Actor", 200),
+                Column("Events", 80, right=True)], rows)
+    flow.heading("Timeline", keep=170)
+    flow.timeline()
+    if report.annotations:
+        flow.heading("Annotations (saved bookmarks)")
+        flow.table([Column("Bookmark", 50), Column("Position", 70, right=True), Column("Recorded at", 130, mono=True),
+                    Column("Note", 532)],
+                   [[f"[{k}]", f"{a.position:,}", a.recorded_at, a.note] for k, a in enumerate(report.annotations, 1)])
+    if s.streams:
+        flow.heading("State at the start and the end of the range")
+        for stream in s.streams:
+            title = f"{stream.name} ({stream.stream_id})" if stream.name else stream.stream_id
+            flow.paragraph(f"{title} · version {stream.start_version} → {stream.end_version}", flow.f_bold)
+            if stream.changes:
+                flow.table([Column("Field", 160), Column("At the start", 311), Column("At the end", 311)],
+                           [[c.label, c.old, c.new] for c in stream.changes])
+            else:
+                flow.paragraph("No change in the range.", flow.f_small, "#555555")
+        if s.streams_changed > len(s.streams):
+            flow.paragraph(f"… and more streams; the first {len(s.streams)} are shown.", flow.f_small)
+    flow.break_page()
+    flow.heading("Events", gap=0)
+    notes = {a.position: k for k, a in enumerate(report.annotations, 1)}
+    flow.table(EVENT_COLUMNS, (_event_cells(e, f" [{notes[e.position]}]" if e.position in notes else "")
+                               for e in entries))
+    flow.paragraph(f"End of the event list · {len(entries):,} event(s) · event-list digest {i.event_list_digest}",
+                   flow.f_small, "#444444")
+    if report.include_data:
+        flow.break_page()
+        flow.heading("Appendix: full event data", gap=0)
+        for e in entries:
+            body = orjson.dumps({"data": e.data, "metadata": e.metadata, "event_id": e.event_id,
+                                 "event_hash": e.event_hash}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+            flow.paragraph(f"#{e.position:,} {e.type} · {e.stream_id} v{e.version}", flow.f_bold)
+            flow.paragraph(body, flow.f_small_mono, "#222222")
+
+
+def count_pages(report: Report, entries: Sequence[ReportEntry], device: QPaintDevice) -> int:
+    flow = _Flow(device, None, report, total_pages=0, new_page=lambda: None)
+    _compose(flow, report, entries)
+    return flow.page
+
+
+def write_pdf(report: Report, entries: Sequence[ReportEntry], path: str, *, pdf_a: bool = True) -> int:
+    """Write the PDF to `path`; return its page count. `entries` is the materialized event list."""
+    ensure_gui_application()
+    writer = QPdfWriter(path)
+    if pdf_a:
+        writer.setPdfVersion(QPagedPaintDevice.PdfVersion.PdfVersion_A1b)
+    writer.setResolution(72)
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Landscape,
+                                     QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point))
+    writer.setTitle(report.header.title)
+    writer.setCreator(f"Event Explorer {report.header.app_version}")
+    pages = count_pages(report, entries, writer)
+    painter = QPainter()
+    if not painter.begin(writer):
+        raise OSError(f"{path}: cannot write the PDF")
+    try:
+        flow = _Flow(writer, painter, report, total_pages=pages, new_page=writer.newPage)
+        _compose(flow, report, entries)
+    finally:
+        painter.end()
+    return pages
+
+
+def render_first_page(report: Report, entries: Sequence[ReportEntry], *, scale: float = 1.0) -> QImage:
+    """Page 1 as an image (the dialog's live preview), laid out exactly as in the PDF."""
+    ensure_gui_application()
+    image = QImage(int(PAGE_W * scale), int(PAGE_H * scale), QImage.Format.Format_RGB32)
+    dpm = round(72 / 0.0254)  # 72 dpi, like the PDF writer, so fonts measure the same
+    image.setDotsPerMeterX(dpm)
+    image.setDotsPerMeterY(dpm)
+    image.fill(QColor("#ffffff"))
+    pages = count_pages(report, entries, image)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+    painter.scale(scale, scale)
+    try:
+        flow = _Flow(image, painter, report, total_pages=pages, new_page=lambda: None, stop_after=1)
+        _compose(flow, report, entries)
+    except _StopDrawing:
+        pass
+    finally:
+        painter.end()
+    return image
+

@@ -1,0 +1,179 @@
+"""Make a report file in any format: the one entry point of the CLI and the app.
+
+Files are written to a temporary name beside the target and renamed when complete, so a
+cancelled or failed report never leaves half a file (and never clobbers an older report).
+PDF and CSV reports get a sidecar `<file>.verify.json` with the machine-readable block; HTML
+embeds it; JSON is it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from explorer.reports import csv as csv_report
+from explorer.reports import html as html_report
+from explorer.reports import json_report
+from explorer.reports.model import (
+    Cancelled,
+    Progress,
+    Report,
+    ReportError,
+    ReportScope,
+    analyse,
+    iter_entries,
+    start_report,
+)
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.timetravel import TimeTravel
+
+FORMATS = ("pdf", "html", "csv", "json")
+SIDECAR_SUFFIX = ".verify.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    """A finished report file.
+
+    Attributes:
+        path: the report.
+        sidecar: the verification sidecar beside it, or None (HTML embeds it; JSON is it).
+        report: header, summary and integrity.
+        events: events listed.
+        pages: PDF pages (0 for other formats).
+    """
+
+    path: Path
+    sidecar: Path | None
+    report: Report
+    events: int
+    pages: int = 0
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def format_of(path: Path, explicit: str | None = None) -> str:
+    fmt = (explicit or path.suffix.lstrip(".")).lower()
+    if fmt == "htm":
+        fmt = "html"
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+@contextmanager
+def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
+    if not path.parent.is_dir():
+        raise ReportError(f"{path.parent}: no such folder")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+        with open(tmp, mode, **kwargs) as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _phase(progress: Progress | None, phase: int, phases: int) -> Progress | None:
+    """Map one pass's progress onto a share of the whole (two-pass formats)."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int) -> None:
+        total = max(total, 1)
+        progress(int((phase * total + done) * 1000 / (phases * total)), 1000)
+
+    return report
+
+
+def manifest(report: Report, listed: list[list[Any]]) -> dict[str, Any]:
+    out = report.manifest_head()
+    out["events"] = listed
+    return out
+
+
+def write_report(
+    store: SQLiteEventStore,
+    scope: ReportScope,
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    title: str = "",
+    generated_by: str | None = None,
+    bookmarks: list[tuple[int, str]] | None = None,
+    include_data: bool = False,
+    time_travel: TimeTravel | None = None,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+) -> ReportResult:
+    """Write one report; raise ReportError (bad input), ReportCancelled or OSError."""
+    target = Path(path)
+    kind = format_of(target, fmt)
+    options: dict[str, Any] = dict(title=title, generated_by=generated_by, bookmarks=bookmarks,
+                                   include_data=include_data, time_travel=time_travel)
+    if kind == "csv":
+        run = start_report(store, scope, **options)
+        with _atomic(target, "w") as out:
+            count = csv_report.write_csv(run.entries(progress, cancelled), out)
+        assert run.report is not None
+        side = sidecar_path(target)
+        with _atomic(side, "wb") as out:
+            out.write(orjson.dumps(manifest(run.report, []) | {"events_in": target.name},
+                                   option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        return ReportResult(target, side, run.report, count)
+    if kind == "json":
+        run = start_report(store, scope, **options)
+        with _atomic(target, "wb") as out:
+            count = json_report.write_json(run, run.entries(progress, cancelled), out)
+        assert run.report is not None
+        return ReportResult(target, None, run.report, count)
+    # PDF and HTML print the summary and integrity before the list: two passes.
+    first = analyse(store, scope, progress=_phase(progress, 0, 2), cancelled=cancelled, **options)
+    report = first.report
+    assert report is not None
+    tt = time_travel or TimeTravel(store, None)
+
+    def second_pass() -> Iterator[Any]:
+        return iter_entries(store, first.resolved, time_travel=tt, progress=_phase(progress, 1, 2),
+                            cancelled=cancelled)
+
+    if kind == "html":
+        listed: list[list[Any]] = []
+
+        def listing() -> Iterator[Any]:
+            for entry in second_pass():
+                listed.append([entry.position, entry.event_hash])
+                yield entry
+
+        with _atomic(target, "w") as out:
+            count = html_report.write_html(report, listing(), out,
+                                           appendix=second_pass() if include_data else None)
+            html_report.write_manifest_block(manifest(report, listed), out)
+        return ReportResult(target, None, report, count)
+    from explorer.reports import pdf as pdf_report  # Qt only when a PDF is asked for
+
+    if report.integrity.event_count > pdf_report.MAX_PDF_EVENTS:
+        raise ReportError(
+            f"{report.integrity.event_count:,} events are too many for a readable PDF (at most "
+            f"{pdf_report.MAX_PDF_EVENTS:,}); narrow the scope or choose CSV or JSON")
+    entries = list(second_pass())
+    with _atomic(target, "wb") as out:
+        out.close()  # QPdfWriter writes the file itself, by name
+        pages = pdf_report.write_pdf(report, entries, out.name)
+    side = sidecar_path(target)
+    with _atomic(side, "wb") as out:
+        out.write(orjson.dumps(manifest(report, [[e.position, e.event_hash] for e in entries]),
+                               option=orjson.OPT_SORT_KEYS))
+    return ReportResult(target, side, report, len(entries), pages)

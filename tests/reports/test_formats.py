@@ -1,0 +1,150 @@
+"""Every format is written for a small demo store and parsed back."""
+
+from __future__ import annotations
+
+import csv
+import html.parser
+import re
+from pathlib import Path
+
+import orjson
+import pypdf
+import pytest
+
+from explorer.reports import csv as csv_report
+from explorer.reports.model import ReportScope
+from explorer.reports.writer import write_report
+from explorer.store.base_types import NO_STREAM
+from explorer.store.records import EventFilter, NewEvent
+from explorer.store.sqlite import SQLiteEventStore
+
+
+def _expected(store: SQLiteEventStore, sid: str) -> list[tuple[int, str, str]]:
+    return [(e.position, e.stream_id, e.type) for e in store.read_all(filters=EventFilter(stream_ids=(sid,)))]
+
+
+def test_csv_rows_equal_the_events_in_scope(store, demo, tmp_path: Path) -> None:
+    sid = demo[1].night_caller
+    result = write_report(store, ReportScope(stream_ids=(sid,)), tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == csv_report.COLUMNS
+    assert [(int(r["position"]), r["stream_id"], r["type"]) for r in rows] == _expected(store, sid)
+    assert result.events == len(rows)
+    events = {e.position: e for e in store.read_all(filters=EventFilter(stream_ids=(sid,)))}
+    for row in rows:
+        assert row["chain_hash"] == events[int(row["position"])].chain_hash
+        assert row["actor"] == events[int(row["position"])].metadata["actor"]
+    assert result.sidecar is not None and result.sidecar.exists()
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    assert csv_report.cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert csv_report.cell("plain") == "plain"
+
+
+def test_json_report_is_complete(store, demo, tmp_path: Path) -> None:
+    sid = demo[1].night_caller
+    write_report(store, ReportScope(stream_ids=(sid,)), tmp_path / "r.json", title="Night caller")
+    report = orjson.loads((tmp_path / "r.json").read_bytes())
+    assert [(e["position"], e["stream_id"], e["type"]) for e in report["events"]] == _expected(store, sid)
+    assert report["header"]["title"] == "Night caller"
+    assert report["header"]["store_id"] == store.store_id
+    integrity = report["integrity"]
+    assert integrity["event_count"] == len(report["events"])
+    assert integrity["head_digest"] == store.head().chain_hash
+    assert integrity["chain_hash_at_last"] == store.chain_hash_at(integrity["last_position"])
+    assert report["summary"]["counts_by_type"]
+    assert report["events"][0]["data"]["name"] == "night-caller"
+
+
+def test_pdf_text_holds_header_digests_and_first_and_last_event(store, demo, tmp_path: Path) -> None:
+    sid = demo[1].night_caller
+    result = write_report(store, ReportScope(stream_ids=(sid,)), tmp_path / "r.pdf", title="Night caller audit",
+                          bookmarks=[(40, "first look")])
+    reader = pypdf.PdfReader(str(tmp_path / "r.pdf"))
+    assert len(reader.pages) == result.pages > 1
+    text = "\n".join(page.extract_text() for page in reader.pages).replace("\t", " ")
+    flat = re.sub(r"\s+", "", text)
+    integrity = result.report.integrity
+    assert "Night caller audit" in text
+    assert store.store_id in flat
+    for digest in (integrity.event_list_digest, integrity.head_digest, integrity.chain_hash_at_first,
+                   integrity.chain_hash_at_last):
+        assert digest in flat
+    first, last = result.report.summary.first_event, result.report.summary.last_event
+    assert re.sub(r"\s+", "", first.sentence) in flat and re.sub(r"\s+", "", last.sentence) in flat
+    assert f"Page 1 of {result.pages}" in text and f"Page {result.pages} of {result.pages}" in text
+    assert text.count("What happened") >= result.pages - 2  # the table header repeats on its pages
+    assert "first look" in text
+    assert reader.pdf_header.startswith("%PDF-1.4")  # PDF/A-1b is based on PDF 1.4
+    assert result.sidecar is not None and result.sidecar.exists()
+
+
+def _hostile_store(path: Path) -> SQLiteEventStore:
+    store = SQLiteEventStore.create(path)
+    store.append("thing-1", "Thing", [
+        NewEvent("ThingCreated", {"name": "<script>alert('x')</script>", "note": "a & b \"quoted\""},
+                 {"actor": "<img src=x onerror=alert(1)>"}),
+        NewEvent("ThingRenamed", {"name": "</script><script>alert(2)</script>"}, {"actor": "mallory"}),
+    ], NO_STREAM)
+    return store
+
+
+class _Checker(html.parser.HTMLParser):
+    """Counts elements and checks that every non-void element is closed in order."""
+
+    VOID = {"meta", "br", "img", "hr", "link", "input"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.scripts = 0
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "script":
+            self.scripts += 1
+        if tag not in self.VOID and tag not in ("svg",) or tag == "svg":
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        pass
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> (open: {self.stack[-3:]})")
+            return
+        self.stack.pop()
+
+
+def test_html_is_well_formed_and_escapes_event_data(tmp_path: Path) -> None:
+    with _hostile_store(tmp_path / "hostile.evstore") as store:
+        write_report(store, ReportScope(), tmp_path / "r.html", include_data=True)
+    text = (tmp_path / "r.html").read_text(encoding="utf-8")
+    checker = _Checker()
+    checker.feed(text)
+    checker.close()
+    assert checker.errors == [] and checker.stack == []
+    assert checker.scripts == 1  # only the verification block, of type application/json
+    assert "<script>alert" not in text and "<img" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
+    assert "a &amp; b &quot;quoted&quot;" in text
+
+
+def test_pdf_draws_hostile_text_as_plain_text(tmp_path: Path) -> None:
+    with _hostile_store(tmp_path / "hostile.evstore") as store:
+        write_report(store, ReportScope(), tmp_path / "r.pdf", title="<b>bold?</b>")
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(str(tmp_path / "r.pdf")).pages).replace("\t", " ")
+    assert "<b>bold?</b>" in text
+    assert "alert" in text  # shown literally as text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "html"])
+def test_a_failed_or_cancelled_report_leaves_no_file(store, tmp_path: Path, fmt: str) -> None:
+    from explorer.reports.model import ReportCancelled
+
+    calls = iter(range(10))
+    with pytest.raises(ReportCancelled):
+        write_report(store, ReportScope(), tmp_path / f"r.{fmt}", cancelled=lambda: next(calls) >= 0)
+    assert list(tmp_path.iterdir()) == []

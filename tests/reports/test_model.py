@@ -1,0 +1,113 @@
+"""The report model: scope resolution, entries, changed fields and the event-list digest."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+
+from explorer.reports.model import (
+    ReportError,
+    ReportScope,
+    analyse,
+    iso_us,
+    iter_entries,
+    resolve_scope,
+)
+from explorer.store import chain
+from explorer.store.records import EventFilter, format_time
+from explorer.store.sqlite import from_us
+
+
+def test_same_scope_twice_gives_the_same_event_list_digest(store, demo) -> None:
+    scope = ReportScope(stream_ids=(demo[1].night_caller,))
+    first = analyse(store, scope).report
+    second = analyse(store, scope).report
+    assert first.integrity.event_list_digest == second.integrity.event_list_digest
+    assert first.integrity.event_count == second.integrity.event_count > 0
+    other = analyse(store, ReportScope(stream_ids=(demo[1].burst_device,))).report
+    assert other.integrity.event_list_digest != first.integrity.event_list_digest
+
+
+def test_digest_follows_its_documented_definition(store, demo) -> None:
+    resolved = resolve_scope(store, ReportScope(stream_ids=(demo[1].night_caller,)))
+    lines = []
+    for row in store.read_raw(1, None, [demo[1].night_caller]):
+        position, *rest, chash = row
+        own = hashlib.sha256(chain.event_bytes(position, *rest)).hexdigest()
+        lines.append(f"{position} {own}\n")
+    expected = hashlib.sha256("".join(lines).encode()).hexdigest()
+    run = analyse(store, ReportScope(stream_ids=(demo[1].night_caller,)))
+    assert run.report.integrity.event_list_digest == expected
+    assert run.report.integrity.chain_hash_at_last == store.chain_hash_at(resolved.last_position)
+
+
+def test_entries_equal_the_events_in_scope(store, demo) -> None:
+    sid = demo[1].night_caller
+    resolved = resolve_scope(store, ReportScope(stream_ids=(sid,), event_types=("CallReported",)))
+    got = [(e.position, e.type, e.stream_id) for e in iter_entries(store, resolved)]
+    want = [(e.position, e.type, e.stream_id)
+            for e in store.read_all(filters=EventFilter(stream_ids=(sid,), event_types=("CallReported",)))]
+    assert got == want and got
+
+
+def test_time_range_and_actor_filter(store) -> None:
+    start, end = store.time_span()
+    since, until = start + timedelta(days=2), start + timedelta(days=4)
+    scope = ReportScope(since=since, until=until, actors=("alice",))
+    entries = list(iter_entries(store, resolve_scope(store, scope)))
+    assert entries and all(e.actor == "alice" for e in entries)
+    assert all(format_time(since) <= e.recorded_at <= format_time(until) for e in entries)
+    expected = [e.position for e in store.read_all(filters=EventFilter(since=since, until=until))
+                if e.metadata.get("actor") == "alice"]
+    assert [e.position for e in entries] == expected
+
+
+def test_sentences_and_changed_fields_are_in_domain_words(store, demo) -> None:
+    entries = list(iter_entries(store, resolve_scope(store, ReportScope(stream_ids=(demo[1].night_caller,)))))
+    registered = entries[0]
+    assert registered.type == "DeviceRegistered"
+    assert registered.sentence.startswith("Device night-caller registered")
+    assert "Status unregistered → active" in registered.changes_text()
+    connected = next(e for e in entries if e.type == "DeviceConnected")
+    assert connected.sentence.startswith("Device night-caller connected to ")
+    assert "device-" not in connected.sentence  # the peer is named, not shown as an id
+    assert connected.changes[0].label == "Connected devices" and connected.changes[0].new.startswith("+")
+    call = next(e for e in entries if e.type == "CallReported")
+    assert any(c.label == "Call time (s)" for c in call.changes)
+
+
+def test_connected_to_includes_the_device_and_its_peers(store, demo) -> None:
+    resolved = resolve_scope(store, ReportScope(connected_to=demo[1].burst_device))
+    assert demo[1].burst_device in resolved.stream_ids
+    assert len(resolved.stream_ids) > 3
+    peers = {e.data["peer_id"] for e in store.read_stream(demo[1].burst_device) if e.type == "DeviceConnected"}
+    assert {f"device-{p}" if not p.startswith("device-") else p for p in peers} <= set(resolved.stream_ids)
+
+
+def test_summary_has_counts_states_and_diff(store, demo) -> None:
+    report = analyse(store, ReportScope(stream_ids=(demo[1].night_caller,))).report
+    s = report.summary
+    assert sum(s.counts_by_type.values()) == report.integrity.event_count
+    assert s.first_event.type == "DeviceRegistered"
+    stream = s.streams[0]
+    assert stream.start_version == 0 and stream.end_version > 0
+    assert {c.label for c in stream.changes} >= {"Name", "Status"}
+    assert sum(sum(row) for row in s.timeline.counts.values()) == report.integrity.event_count
+
+
+def test_bad_scopes_get_one_clear_message(store) -> None:
+    with pytest.raises(ReportError, match="no stream 'nope'"):
+        resolve_scope(store, ReportScope(stream_ids=("nope",)))
+    with pytest.raises(ReportError, match="before its start"):
+        start, _ = store.time_span()
+        resolve_scope(store, ReportScope(since=start + timedelta(days=1), until=start))
+    empty = analyse(store, ReportScope(from_position=10**9)).report
+    assert empty.integrity.event_count == 0
+    assert empty.integrity.event_list_digest == hashlib.sha256(b"").hexdigest()
+
+
+def test_iso_us_matches_format_time() -> None:
+    for value in (0, 1, 1_790_813_373_196_112, 86_400_000_000 * 365 + 59_999_999):
+        assert iso_us(value) == format_time(from_us(value))

@@ -1,0 +1,104 @@
+"""Verification: passes on an untouched store, names the tampered position otherwise."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from explorer.reports.model import ReportError, ReportScope, analyse
+from explorer.reports.verify import load_manifest, verify_report
+from explorer.reports.writer import write_report
+from explorer.store.sqlite import SQLiteEventStore
+from tests.reports.conftest import tamper_one_byte
+
+FORMATS = ["json", "html", "pdf", "csv"]
+
+
+def _night_caller_positions(path: Path, sid: str) -> list[int]:
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        return [e.position for e in store.read_stream(sid)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_untouched_store_verifies(store_copy: Path, demo, tmp_path: Path, fmt: str) -> None:
+    with SQLiteEventStore.open(store_copy, read_only=True) as store:
+        result = write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / f"r.{fmt}")
+        check = verify_report(store, tmp_path / f"r.{fmt}")
+    assert check.ok, check.problems
+    assert check.listed == result.events
+    assert check.event_list_digest == result.report.integrity.event_list_digest
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_tampered_event_is_named_by_position(store_copy: Path, demo, tmp_path: Path, fmt: str) -> None:
+    sid = demo[1].night_caller
+    with SQLiteEventStore.open(store_copy, read_only=True) as store:
+        write_report(store, ReportScope(stream_ids=(sid,)), tmp_path / f"r.{fmt}")
+    victim = _night_caller_positions(store_copy, sid)[5]
+    tamper_one_byte(store_copy, victim)
+    with SQLiteEventStore.open(store_copy, read_only=True) as store:
+        whole = store.verify()
+        check = verify_report(store, tmp_path / f"r.{fmt}")
+    assert not whole.ok and whole.first_bad_position == victim
+    assert not check.ok and check.first_bad_position == victim
+    assert any(p.position == victim and "differs from the one the report lists" in p.message for p in check.problems)
+
+
+def test_a_tampered_event_outside_the_scope_but_inside_the_range_breaks_the_chain(store_copy, demo, tmp_path) -> None:
+    sid = demo[1].night_caller
+    with SQLiteEventStore.open(store_copy, read_only=True) as store:
+        write_report(store, ReportScope(stream_ids=(sid,)), tmp_path / "r.json")
+        outside = next(e.position for e in store.read_all(10) if e.stream_id != sid)
+    tamper_one_byte(store_copy, outside)
+    with SQLiteEventStore.open(store_copy, read_only=True) as store:
+        check = verify_report(store, tmp_path / "r.json")
+    assert check.first_bad_position == outside
+    assert "chain hash" in check.problems[0].message
+
+
+def test_an_edited_report_fails(store, demo, tmp_path: Path) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_bytes().splitlines(keepends=True)
+    line = next(i for i, raw in enumerate(text) if raw.startswith(b'{"actor"') or b'"event_hash"' in raw)
+    event = orjson.loads(text[line].rstrip().rstrip(b","))
+    event["event_hash"] = "0" * 64
+    text[line] = orjson.dumps(event, option=orjson.OPT_SORT_KEYS) + b",\n"
+    (tmp_path / "r.json").write_bytes(b"".join(text))
+    check = verify_report(store, tmp_path / "r.json")
+    assert not check.ok and check.first_bad_position == event["position"]
+
+
+def test_a_report_of_another_store_is_refused(store, demo, tmp_path: Path) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+    other = SQLiteEventStore.create(tmp_path / "other.evstore")
+    check = verify_report(other, tmp_path / "r.json")
+    assert not check.ok and "not of this store" in check.problems[0].message
+
+
+def test_reformatted_json_still_verifies(store, demo, tmp_path: Path) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+    data = orjson.loads((tmp_path / "r.json").read_bytes())
+    (tmp_path / "pretty.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    assert verify_report(store, tmp_path / "pretty.json").ok
+
+
+def test_missing_sidecar_and_non_reports_get_clear_messages(store, demo, tmp_path: Path) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.pdf")
+    shutil.move(tmp_path / "r.pdf.verify.json", tmp_path / "elsewhere.json")
+    with pytest.raises(ReportError, match="sidecar"):
+        load_manifest(tmp_path / "r.pdf")
+    (tmp_path / "x.json").write_text('{"a": 1}')
+    with pytest.raises(ReportError, match="not an Event Explorer report"):
+        load_manifest(tmp_path / "x.json")
+    (tmp_path / "x.html").write_text("<html></html>")
+    with pytest.raises(ReportError, match="no Event Explorer verification block"):
+        load_manifest(tmp_path / "x.html")
+
+
+def test_same_scope_same_digest_across_formats(store, demo, tmp_path: Path) -> None:
+    scope = ReportScope(stream_ids=(demo[1].night_caller,))
+    digests = {write_report(store, scope, tmp_path / f"r.{f}").report.integrity.event_list_digest for f in FORMATS}
+    assert digests == {analyse(store, scope).report.integrity.event_list_digest}
