@@ -1,0 +1,114 @@
+"""`event-explorer report` and `verify --report`, headless, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from explorer.cli import main as cli_main
+from explorer.demo import DemoSummary
+from explorer.store.bookmarks import BookmarkStore
+from explorer.store.readdb import ReadDatabase
+from explorer.store.sqlite import SQLiteEventStore
+from tests.helpers.cli import assert_one_error_line, run_cli
+from tests.helpers.stores import make_demo
+from tests.reports.conftest import tamper_one_byte
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, DemoSummary]]:
+    path = tmp_path_factory.mktemp("report-cli") / "demo.evstore"
+    summary = make_demo(path, devices=15, events=800)
+    with SQLiteEventStore.open(path) as store:
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    yield path, summary
+
+
+@pytest.fixture()
+def copy(made: tuple[Path, DemoSummary], tmp_path: Path) -> Path:
+    target = tmp_path / "store.evstore"
+    shutil.copy2(made[0], target)
+    return target
+
+
+def test_headless_pdf_report_then_verify_then_tamper(copy: Path, made, tmp_path: Path) -> None:
+    """The issue's 'done when': export a device's week, verify it, tamper, see the position."""
+    sid = made[1].night_caller
+    out = tmp_path / "week.pdf"
+    env = {"QT_QPA_PLATFORM": "", "DISPLAY": ""}  # no display at all
+    result = run_cli("report", str(copy), "--stream", sid, "--since", "2026-10-02", "--until", "2026-10-09",
+                     "--format", "pdf", "-o", str(out), "--title", "Night caller, one week", env=env)
+    assert result.returncode == 0, result.stderr
+    assert out.exists() and out.read_bytes().startswith(b"%PDF")
+    assert "event-list digest" in result.stdout
+    ok = run_cli("verify", str(copy), "--report", str(out))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("ok:")
+    with SQLiteEventStore.open(copy, read_only=True) as store:
+        listed = orjson.loads((tmp_path / "week.pdf.verify.json").read_bytes())["events"]
+    victim = listed[len(listed) // 2][0]
+    tamper_one_byte(copy, victim)
+    bad_report = run_cli("verify", str(copy), "--report", str(out))
+    assert bad_report.returncode == 1
+    assert f"FAILED at position {victim}" in bad_report.stderr
+    bad_store = run_cli("verify", str(copy))
+    assert bad_store.returncode == 1
+    assert f"at position {victim}" in bad_store.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "html"])
+def test_report_formats_in_process(copy: Path, made, tmp_path: Path, fmt: str, capsys) -> None:
+    out = tmp_path / f"r.{fmt}"
+    code = cli_main(["report", str(copy), "--connected-to", made[1].burst_device, "--type", "DeviceConnected",
+                     "-o", str(out)])
+    assert code == 0
+    assert f"({fmt}," in capsys.readouterr().out
+    assert cli_main(["verify", str(copy), "--report", str(out), "--json"]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["ok"] is True and verdict["listed"] > 0
+
+
+def test_report_with_bookmarks_and_actor(copy: Path, made, tmp_path: Path, capsys) -> None:
+    with SQLiteEventStore.open(copy, read_only=True) as store:
+        BookmarkStore(ReadDatabase.for_store(store.store_id)).add(50, "odd <burst> here")
+    out = tmp_path / "r.json"
+    assert cli_main(["report", str(copy), "--actor", "alice", "--bookmarks", "-o", str(out)]) == 0
+    report = orjson.loads(out.read_bytes())
+    assert {e["actor"] for e in report["events"]} == {"alice"}
+    assert report["annotations"] == [{"position": 50, "note": "odd <burst> here",
+                                      "recorded_at": report["annotations"][0]["recorded_at"]}]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stream", "nope", "-o", "{tmp}/a.json"], "no stream 'nope'"),
+        (["-o", "{tmp}/a.docx"], "unknown report format"),
+        (["--since", "yesterday", "-o", "{tmp}/a.json"], "not an ISO 8601"),
+        (["-o", "{tmp}/missing/a.json"], "no such folder"),
+        (["--connected-to", "ghost", "-o", "{tmp}/a.json"], "no stream or device 'ghost'"),
+    ],
+)
+def test_bad_input_gets_one_error_line(copy: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    result = run_cli("report", str(copy), *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert message in assert_one_error_line(result)
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_existing_output_is_not_overwritten_without_force(copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "keep.json"
+    out.write_text("precious")
+    assert "already exists" in assert_one_error_line(run_cli("report", str(copy), "-o", str(out)))
+    assert out.read_text() == "precious"
+
+
+def test_verify_report_of_a_non_report(copy: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.json"
+    junk.write_text("[1, 2]")
+    assert "not an Event Explorer report" in assert_one_error_line(
+        run_cli("verify", str(copy), "--report", str(junk)))
