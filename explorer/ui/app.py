@@ -15,9 +15,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
 
 from explorer import APP_NAME, __version__, paths
@@ -26,10 +27,12 @@ from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui import workers
 from explorer.ui.settings import Settings
 
+if TYPE_CHECKING:
+    from explorer.ui.main_window import MainWindow
+
 log = logging.getLogger(__name__)
 
 LOG_FILE_NAME = "event-explorer.log"
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 
 def log_file() -> Path:
@@ -99,9 +102,12 @@ def make_application(argv: Sequence[str] = ()) -> QApplication:
     app.setDesktopFileName(APP_NAME)
     # Fusion follows the platform's light/dark colour scheme (Qt >= 6.5) on every OS alike.
     app.setStyle("Fusion")
-    icon = RESOURCES / "icon.png"
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    try:
+        from explorer.ui import resources
+
+        resources.apply_app_icon(app)
+    except Exception:  # noqa: BLE001 - an app without its icon still works
+        log.exception("the app icon could not be set")
     return app
 
 
@@ -180,26 +186,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def open_initial_store(window: MainWindow, path: str | None, *, read_only: bool | None) -> None:
+    """The store to start with: `path`, else the one open at the last exit, else the demo store."""
+    last = window.settings.get("store/last")
+    if path:
+        window.open_store(path, read_only=read_only)
+    elif last and Path(last).is_file():
+        window.open_store(last, read_only=read_only or window.settings.get("store/last_read_only") or None)
+    else:
+        ensure_demo_store(window, on_ready=lambda demo: window.open_store(demo, read_only=read_only),
+                          settings=window.settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; return the exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     log_path = setup_logging()
     log.info("Event Explorer %s starting (log: %s)", __version__, log_path)
     app = make_application()
-    from explorer.ui.main_window import MainWindow
+    from explorer.ui.main_window import MainWindow  # after the QApplication exists
 
     window = MainWindow()
     install_exception_hook(lambda: window)
     window.show()
-    read_only = True if args.read_only else None
-    last = window.settings.get("store/last")
-    if args.path:
-        window.open_store(args.path, read_only=read_only)
-    elif last and Path(last).is_file():
-        # The store open when the app last closed; the demo store only on a first start.
-        window.open_store(last, read_only=read_only or window.settings.get("store/last_read_only") or None)
-    else:
-        ensure_demo_store(window, on_ready=lambda path: window.open_store(path, read_only=read_only))
+    open_initial_store(window, args.path, read_only=True if args.read_only else None)
     code = app.exec()
     log.info("Event Explorer exiting (%s)", code)
     return int(code)

@@ -56,7 +56,7 @@ AREAS = {
 
 # The browsing views every window has; built like registry entries so a failure is isolated.
 CORE_VIEWS: tuple[ViewSpec, ...] = (
-    ViewSpec("streams", "Streams", "explorer.ui.views.streams:StreamBrowser", "left", "Ctrl+Shift+S"),
+    ViewSpec("streams", "Streams", "explorer.ui.views.streams:StreamBrowser", "left", "Ctrl+Shift+B"),
     ViewSpec("overview", "Overview", "explorer.ui.views.overview:OverviewView", "center", "Ctrl+1"),
     ViewSpec("events", "Events", "explorer.ui.views.events:EventsView", "center", "Ctrl+2"),
 )
@@ -157,13 +157,21 @@ class MainWindow(QMainWindow):
         self.context.position_changed.connect(lambda _pos: self._update_status())
         self.context.stream_selected.connect(self._on_stream_selected)
 
-        # Another process may append: a cheap PRAGMA data_version poll notices it.
+        # Another process may append: the live feed notices (PRAGMA data_version, no table read).
         self._poll = QTimer(self)
         self._poll.setInterval(1000)
         self._poll.timeout.connect(self._poll_head)
-        self._poll.start()
+        try:
+            from explorer.ui.live_feed import LiveFeed
+
+            self.live_feed: Any = LiveFeed.for_context(self.context)
+        except Exception:  # noqa: BLE001 - without the live feed, a slower poll of our own
+            log.exception("the live feed is unavailable; polling the head once a second")
+            self.live_feed = None
+            self._poll.start()
 
         self._update_title()
+        self.default_layout()
         if restore:
             self.restore_layout()
 
@@ -484,6 +492,13 @@ class MainWindow(QMainWindow):
         from PySide6.QtCore import qVersion
 
         store = self.context.store
+        try:
+            from explorer import about
+
+            text = about.about_text()
+            return f"{text}\n\nStore: {store.path if store is not None else '(none)'}\nSettings: {self.settings.path}"
+        except Exception:  # noqa: BLE001 - fall back to our own short list
+            log.exception("about_text failed")
         return "\n".join([
             f"Event Explorer {__version__}",
             "A desktop audit and time-travel explorer for event-sourced systems.",
@@ -527,6 +542,20 @@ class MainWindow(QMainWindow):
 
     # -- layout ----------------------------------------------------------------------------------
 
+    def default_layout(self) -> None:
+        """Give the centre (the events table) most of the room; docks get a useful minimum."""
+        char = self.fontMetrics().horizontalAdvance("0")
+        line = self.fontMetrics().height()
+        widths = {"left": char * 34, "right": char * 46}
+        for area, width in widths.items():
+            docks = [d for k, d in self.docks.items() if self.dockWidgetArea(d) == AREAS[area]]
+            if docks:
+                self.resizeDocks(docks, [width] * len(docks), Qt.Orientation.Horizontal)
+        bottom = [d for d in self.docks.values() if self.dockWidgetArea(d) == AREAS["bottom"]]
+        if bottom:
+            self.resizeDocks(bottom, [line * 14] * len(bottom), Qt.Orientation.Vertical)
+        self.splitter.setSizes([line * 30, line * 14])
+
     def restore_layout(self) -> None:
         geometry = self.settings.get("window/geometry")
         if not geometry.isEmpty():
@@ -545,10 +574,10 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def reset_layout(self) -> None:
-        for key, dock in self.docks.items():
+        for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
-        self.splitter.setSizes([600, 300])
+        self.default_layout()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         self.save_layout()

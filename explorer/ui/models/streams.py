@@ -45,6 +45,56 @@ class TypeNode:
     children: list[StreamInfo] = field(default_factory=list)
     complete: bool = False
     loading: bool = False
+    is_name_matches: bool = False
+
+
+NAME_MATCHES = "Name matches"
+
+
+def _read_database(store: SQLiteEventStore) -> Any:
+    """The store's read database if the read models were ever built (never creates one), else None."""
+    try:
+        from explorer import paths
+        from explorer.store.readdb import ReadDatabase
+
+        path = paths.read_db_path(store.store_id)
+        return ReadDatabase(path) if path.exists() else None
+    except Exception:  # noqa: BLE001 - names are a nicety; ids always work
+        log.exception("cannot open the read database")
+        return None
+
+
+def device_names(store: SQLiteEventStore) -> dict[str, str]:
+    """stream id -> device name from the registry read model (empty when it is absent)."""
+    readdb = _read_database(store)
+    if readdb is None:
+        return {}
+    try:
+        from explorer.projections.registry import names_at
+
+        return names_at(readdb)
+    except Exception:  # noqa: BLE001
+        log.exception("reading device names failed")
+        return {}
+    finally:
+        readdb.close()
+
+
+def name_matches(store: SQLiteEventStore, text: str, limit: int = 200) -> list[StreamInfo]:
+    """Streams whose device name (or owner, kind) matches `text`, via the search read model."""
+    readdb = _read_database(store)
+    if readdb is None:
+        return []
+    try:
+        from explorer.projections.search import search
+
+        ids = dict.fromkeys(h.stream_id for h in search(readdb, text, limit) if h.kind == "device")
+    except Exception:  # noqa: BLE001
+        log.exception("name search failed")
+        return []
+    finally:
+        readdb.close()
+    return [info for info in (store.stream_info(sid) for sid in ids) if info is not None]
 
 
 class StreamTreeModel(QAbstractItemModel):
@@ -68,6 +118,7 @@ class StreamTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self.page_size = page_size
         self.types: list[TypeNode] = []
+        self.names: dict[str, str] = {}
         self.reader = StoreReader(self)
         self._filter = ""
         self._generation = 0
@@ -76,7 +127,26 @@ class StreamTreeModel(QAbstractItemModel):
 
     def set_store(self, store: SQLiteEventStore | None) -> None:
         self.reader.set_store(store)
+        self.names = {}
         self.reload()
+        if store is not None:
+            self.reload_names()
+
+    def reload_names(self) -> None:
+        """Read device names from the registry read model (when built) to label streams."""
+        generation = self._generation
+        self.reader.run(device_names, name="device names",
+                        on_result=lambda names: self._names_arrived(generation, names))
+
+    def _names_arrived(self, generation: int, names: dict[str, str]) -> None:
+        if generation != self._generation or not names:
+            return
+        self.names = names
+        for row, node in enumerate(self.types):
+            if node.children:
+                parent = self.index(row, 0)
+                self.dataChanged.emit(self.index(0, 0, parent), self.index(len(node.children) - 1, 0, parent),
+                                      [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
 
     def set_filter(self, text: str) -> None:
         text = text.strip()
@@ -111,6 +181,11 @@ class StreamTreeModel(QAbstractItemModel):
                             continue
                         prefix = typed
                 nodes.append(TypeNode(stream_type, streams, events, prefix))
+            if text:
+                named = name_matches(store, text)
+                if named:
+                    nodes.insert(0, TypeNode(NAME_MATCHES, len(named), sum(i.version for i in named),
+                                             children=named, complete=True, is_name_matches=True))
             return nodes
 
         self.reader.run(load, name="stream types", on_result=lambda nodes: self._types_arrived(generation, nodes))
@@ -226,13 +301,15 @@ class StreamTreeModel(QAbstractItemModel):
         if node is not None:
             if role == Qt.ItemDataRole.DisplayRole:
                 if index.column() == 0:
+                    if node.is_name_matches:
+                        return f"{NAME_MATCHES}  ({node.streams:,})"
                     return f"{node.stream_type}  ({node.streams:,} streams)" if not node.prefix else (
-                        f"{node.stream_type}  (matching {node.prefix})")
+                        f"{node.stream_type}  (ids starting {node.prefix})")
                 return f"{node.events:,}"
             if role == Qt.ItemDataRole.ToolTipRole:
                 return f"{node.stream_type}: {node.streams:,} streams, {node.events:,} events"
             if role == STREAM_TYPE_ROLE:
-                return node.stream_type
+                return None if node.is_name_matches else node.stream_type
             if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return None
@@ -240,9 +317,13 @@ class StreamTreeModel(QAbstractItemModel):
         if info is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return info.stream_id if index.column() == 0 else f"{info.version:,}"
+            if index.column() == 1:
+                return f"{info.version:,}"
+            name = self.names.get(info.stream_id)
+            return f"{name}  ·  {info.stream_id}" if name else info.stream_id
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"{info.stream_id}\n{info.stream_type}, {info.version:,} events, "
+            name = self.names.get(info.stream_id)
+            return (f"{name + chr(10) if name else ''}{info.stream_id}\n{info.stream_type}, {info.version:,} events, "
                     f"positions {info.first_position:,}–{info.last_position:,}")
         if role == STREAM_ID_ROLE:
             return info.stream_id

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QDateTime, QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QDateTime, QItemSelectionModel, QModelIndex, Qt, QTimer, QTimeZone
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,8 +40,7 @@ ALL = "(all)"
 
 
 def _utc(value: QDateTime) -> datetime:
-    return value.toPython().replace(tzinfo=UTC) if value.timeSpec() == Qt.TimeSpec.UTC else \
-        value.toUTC().toPython().replace(tzinfo=UTC)
+    return datetime.fromtimestamp(value.toSecsSinceEpoch(), UTC)
 
 
 class EventsView(QWidget):
@@ -85,7 +84,7 @@ class EventsView(QWidget):
         self.since_edit = QDateTimeEdit()
         self.until_edit = QDateTimeEdit()
         for edit in (self.since_edit, self.until_edit):
-            edit.setTimeSpec(Qt.TimeSpec.UTC)
+            edit.setTimeZone(QTimeZone.utc())
             edit.setDisplayFormat("yyyy-MM-dd HH:mm")
             edit.setCalendarPopup(True)
             edit.setEnabled(False)
@@ -148,7 +147,7 @@ class EventsView(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         char = self.fontMetrics().horizontalAdvance("0")
-        for column, chars in enumerate((9, 19, 19, 30, 20, 14)):
+        for column, chars in enumerate((8, 19, 19, 24, 18, 12)):
             self.table.setColumnWidth(column, char * chars + 12)
         self.table.clicked.connect(self._on_row_clicked)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
@@ -226,7 +225,7 @@ class EventsView(QWidget):
         if span is not None:
             for edit, when in ((self.since_edit, span[0]), (self.until_edit, span[1])):
                 edit.blockSignals(True)
-                edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(when.timestamp()), Qt.TimeSpec.UTC))
+                edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(when.timestamp()), QTimeZone.utc()))
                 edit.blockSignals(False)
 
     def _on_range_toggled(self, on: bool) -> None:
@@ -251,6 +250,8 @@ class EventsView(QWidget):
 
     def _on_stream_selected(self, stream_id: str | None) -> None:
         self.model.update_query(stream_id=stream_id)
+        # One stream: its id in every row says nothing; give the room to the summary.
+        self.table.setColumnHidden(COLUMNS.index("Stream"), bool(stream_id))
         self._update_stream_label()
 
     def _update_stream_label(self) -> None:
@@ -275,8 +276,11 @@ class EventsView(QWidget):
 
     def _update_count(self) -> None:
         rows = self.model.rowCount()
-        shown = "every event" if self.model.query.is_everything else "matching the filters"
-        self.count_label.setText(f"{rows:,} events {shown}")
+        noun = "event" if rows == 1 else "events"
+        if self.model.query.is_everything:
+            self.count_label.setText(f"{rows:,} {noun}")
+        else:
+            self.count_label.setText(f"{rows:,} {noun} match")
 
     def _on_reloaded(self) -> None:
         self._update_count()

@@ -67,7 +67,7 @@ def summarize(store: SQLiteEventStore, buckets: int = BUCKETS) -> StoreSummary:
 def _item(text: str, *, number: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)  # plain text: a QTableWidgetItem never renders HTML
     if number:
-        item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item
 
 

@@ -35,9 +35,9 @@ class StreamBrowser(QWidget):
         self.model = StreamTreeModel(parent=self)
 
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter streams by id…")
+        self.filter_edit.setPlaceholderText("Filter by stream id or device name…")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setToolTip("Type the start of a stream id (with or without its type prefix) (Ctrl+F)")
+        self.filter_edit.setToolTip("Type the start of a stream id (with or without its type prefix), or words of a device name once the read models are built (Ctrl+F)")
         focus = QAction("Filter Streams", self)
         focus.setShortcut(QKeySequence.StandardKey.Find)
         focus.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -65,10 +65,6 @@ class StreamBrowser(QWidget):
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setWordWrap(True)
 
-        # Wide enough for a full "device-<uuid>" id next to its count.
-        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("device-00000000-0000-0000-0000-000000000000") // 2)
-        self.resize(self.fontMetrics().horizontalAdvance("0") * 52, self.height())
-
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.filter_edit)
@@ -82,7 +78,7 @@ class StreamBrowser(QWidget):
             self._on_store_changed(context.store)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(self.fontMetrics().horizontalAdvance("0") * 52, 400)
+        return QSize(self.fontMetrics().horizontalAdvance("0") * 34, 400)
 
     def _focus_filter(self) -> None:
         self.filter_edit.setFocus()
