@@ -181,6 +181,7 @@ class CommandPanel(QWidget):
         self._submitting = False
         self._loading: workers.Worker | None = None
         self._building = False
+        self._workers: list[workers.Worker] = []
         self._keep_progress = False  # the outcome of the last command stays readable
         self._touched = False  # no "not allowed" alarm before the user typed anything
         self._selected_before: str | None = None
@@ -276,6 +277,22 @@ class CommandPanel(QWidget):
         context.checkpoints_changed.connect(self._on_checkpoints_changed)
         self._on_store_changed(context.store)
 
+    def _start(self, job: Callable[..., Any], name: str, on_result: Callable[[Any], None],
+               on_error: Callable[[BaseException], None] | None = None) -> workers.Worker:
+        """Start a worker and keep a reference to it until it reported.
+
+        Without the reference, the Worker (and its signal object) may be collected once the pool
+        deleted the runnable, and its queued `returned` is then silently dropped.
+        """
+        worker = workers.start(job, name=name, on_result=on_result, on_error=on_error)
+        self._workers.append(worker)
+        worker.signals.finished.connect(self._forget_finished)
+        return worker
+
+    def _forget_finished(self) -> None:
+        # Keep the most recent few: a finished signal may arrive before returned is delivered.
+        del self._workers[:-8]
+
     # -- settings ------------------------------------------------------------------------------
 
     @property
@@ -305,7 +322,7 @@ class CommandPanel(QWidget):
             return
         self.notice.hide()
         self.body.show()
-        workers.start(_devices_job(store), name="device names", on_result=self._on_devices)
+        self._start(_devices_job(store), "device names", self._on_devices)
         self._fill_targets()
 
     def _show_notice(self, text: str) -> None:
@@ -361,8 +378,7 @@ class CommandPanel(QWidget):
         self._fill_tasks()
         if self._loading is not None:
             self._loading.cancel()
-        self._loading = workers.start(_load_job(store, target), name="command base",
-                                      on_result=self._on_base, on_error=self._on_base_error)
+        self._loading = self._start(_load_job(store, target), "command base", self._on_base, self._on_base_error)
 
     def _on_base(self, base: Base) -> None:
         if self.target.currentData() != base.stream_id:
@@ -663,7 +679,7 @@ class CommandPanel(QWidget):
             finally:
                 clone.close()
 
-        workers.start(job, name="submit command", on_result=self._on_recorded, on_error=self._on_submit_failed)
+        self._start(job, "submit command", self._on_recorded, self._on_submit_failed)
 
     def _on_recorded(self, recorded: commands.Recorded) -> None:
         self._submitting = False
@@ -730,7 +746,7 @@ class CommandPanel(QWidget):
             finally:
                 clone.close()
 
-        workers.start(job, name="re-decide", on_result=self._on_redecided, on_error=self._on_submit_failed)
+        self._start(job, "re-decide", self._on_redecided, self._on_submit_failed)
 
     def _on_redecided(self, conflict: commands.Conflict) -> None:
         pack = pack_for(conflict.loaded.stream_type)
