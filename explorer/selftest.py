@@ -116,8 +116,13 @@ def step_store(run: Run) -> str:
 
     path = run.workdir / "data" / "selftest.evstore"
     path.parent.mkdir(parents=True, exist_ok=True)
-    run.store = SQLiteEventStore.create(path)
-    summary = generate_demo(run.store, devices=run.devices, events=run.events)
+    store = SQLiteEventStore.create(path)
+    try:
+        summary = generate_demo(store, devices=run.devices, events=run.events)
+    except BaseException:
+        store.close()
+        raise
+    run.store = store  # only a complete store is handed to the later steps
     head = run.store.head().position
     _require(head == summary.events and head >= run.devices * 2,
              f"the demo store holds {head} events, expected {summary.events}")

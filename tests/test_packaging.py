@@ -1,0 +1,212 @@
+"""The desktop bundle: platform files (icons, .desktop, spec) and, marked slow, a real PyInstaller build.
+
+The slow tests build the app once (a module fixture, about 1.5 minutes on 2 cores) into a
+temporary directory that is removed afterwards, then run the frozen binary offscreen:
+`--version`, `--self-test`, headless sub-commands; and check its size, its start time and that
+it keeps user files in the same platform directories as the pip-installed app.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from PySide6.QtGui import QImage
+
+from explorer import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGING = ROOT / "packaging"
+RESOURCES = ROOT / "resources"
+
+
+def _load(name: str) -> ModuleType:
+    """packaging/<name>.py as a module (by path: `build` is also the name of a PyPI package)."""
+    spec = importlib.util.spec_from_file_location(f"packaging_{name}", PACKAGING / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load("build")
+make_icons = _load("make_icons")
+
+# Generous ceilings: they catch a regression in kind (Qt QML or a test framework bundled, a
+# start-up that imports everything), not noise on a shared machine.
+MAX_BUNDLE_MB = 300
+MAX_START_S = 3.0
+
+
+# -- platform files (fast) ----------------------------------------------------------------------
+
+
+def test_desktop_entry_is_complete() -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # keys are case-sensitive
+    parser.read(RESOURCES / "event-explorer.desktop", encoding="utf-8")
+    entry = parser["Desktop Entry"]
+    assert entry["Type"] == "Application"
+    assert entry["Name"] == "Event Explorer"
+    assert entry["Exec"].split()[0] == "event-explorer"
+    assert entry["Icon"] == make_icons.NAME
+    assert entry["Terminal"] == "false"
+    for key in ("Categories", "Keywords", "MimeType"):
+        assert entry[key].endswith(";")  # the spec's list syntax
+
+
+def test_hicolor_icons_have_their_sizes() -> None:
+    for size in make_icons.HICOLOR_SIZES:
+        image = QImage(str(RESOURCES / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "event-explorer.png"))
+        assert (image.width(), image.height()) == (size, size)
+        assert image.hasAlphaChannel()
+    assert (RESOURCES / "icons" / "hicolor" / "scalable" / "apps" / "event-explorer.svg").read_bytes() \
+        == make_icons.SOURCE.read_bytes()
+
+
+def _ico_entries(data: bytes) -> list[int]:
+    reserved, kind, count = struct.unpack_from("<HHH", data)
+    assert (reserved, kind) == (0, 1)
+    sizes = []
+    for i in range(count):
+        width, height, _c, _r, _planes, bits, length, offset = struct.unpack_from("<BBBBHHII", data, 6 + 16 * i)
+        assert width == height and bits == 32
+        png = data[offset:offset + length]
+        image = QImage.fromData(png, "PNG")
+        sizes.append(image.width())
+        assert image.width() == (width or 256)
+    return sizes
+
+
+def test_windows_ico_holds_every_size() -> None:
+    assert _ico_entries((RESOURCES / "event-explorer.ico").read_bytes()) == list(make_icons.ICO_SIZES)
+
+
+def test_macos_icns_holds_png_elements() -> None:
+    data = (RESOURCES / "event-explorer.icns").read_bytes()
+    assert data[:4] == b"icns" and struct.unpack_from(">I", data, 4)[0] == len(data)
+    found, offset = {}, 8
+    while offset < len(data):
+        kind, length = data[offset:offset + 4], struct.unpack_from(">I", data, offset + 4)[0]
+        found[kind] = QImage.fromData(data[offset + 8:offset + length], "PNG").width()
+        offset += length
+    assert found == {kind: size for kind, size in make_icons.ICNS_TYPES}
+
+
+def test_container_writers_round_trip() -> None:
+    pngs = {size: make_icons.render_png(make_icons.SOURCE, size) for size in (16, 256)}
+    assert _ico_entries(make_icons.ico_bytes(pngs)) == [16, 256]
+
+
+def test_spec_uses_only_paths_relative_to_itself() -> None:
+    spec = (PACKAGING / "event-explorer.spec").read_text()
+    assert "SPECPATH" in spec
+    for absolute in ("/work/", "/home/", "/root/", "C:\\", "/Users/"):
+        assert absolute not in spec
+
+
+def test_contents_check_flags_unwanted_and_missing_files(tmp_path: Path) -> None:
+    bundle = tmp_path / "event-explorer"
+    (bundle / "_internal" / "tkinter").mkdir(parents=True)
+    (bundle / "_internal" / "_pytest").mkdir()
+    problems = build.check_contents(bundle)
+    assert any("should not be bundled: _internal/tkinter" in p for p in problems)
+    assert any("_pytest" in p for p in problems)
+    if sys.platform.startswith("linux"):
+        assert "missing PySide6/Qt/plugins/platforms/libqoffscreen.so" in problems
+
+
+# -- the real build (slow) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def built() -> Iterator[dict]:
+    """Build once for the whole module; remove the bundle and PyInstaller's work dir afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="event-explorer-build-"))
+    try:
+        result_file = workdir / "result.json"
+        proc = subprocess.run(
+            [sys.executable, str(PACKAGING / "build.py"), "--dist", str(workdir / "dist"),
+             "--work", str(workdir / "work"), "--runs", "3", "--json", str(result_file)],
+            cwd=ROOT, capture_output=True, text=True, timeout=1200,
+        )
+        assert result_file.exists(), f"the build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        result = json.loads(result_file.read_text())
+        result["returncode"] = proc.returncode
+        result["output"] = proc.stdout + proc.stderr
+        result["exe"] = workdir / "dist" / build.NAME / build.EXE_NAME
+        yield result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _frozen(built: dict, *args: str, cwd: Path | None = None, env_dirs: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    if env_dirs is not None:
+        for name in ("DATA", "CACHE", "LOG", "CONFIG"):
+            env[f"EXPLORER_{name}_DIR"] = str(env_dirs / name.lower())
+    return subprocess.run([str(built["exe"]), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_the_build_passes_every_check(built: dict) -> None:
+    assert built["returncode"] == 0, built["output"][-5000:]
+    assert built["ok"] is True
+    assert built["content_problems"] == []
+
+
+@pytest.mark.slow
+def test_frozen_version(built: dict) -> None:
+    proc = _frozen(built, "--version")
+    assert (proc.returncode, proc.stdout) == (0, f"event-explorer {__version__}\n")
+
+
+@pytest.mark.slow
+def test_frozen_self_test_passes_offscreen(built: dict, isolated_dirs: Path) -> None:
+    proc = _frozen(built, "--self-test", env_dirs=isolated_dirs)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and "self-test: ok, 9 steps passed" in lines[0]
+    # Every step of the JSON run inside the build passed too, the window drawn offscreen.
+    steps = {s["name"]: s["status"] for s in built["self_test"]["steps"]}
+    assert set(steps.values()) == {"ok"} and "window" in steps
+    assert built["self_test"]["facts"]["window"]["platform"] == "offscreen"
+    assert not any(isolated_dirs.rglob("*"))  # the self-test kept to its temporary directory
+
+
+@pytest.mark.slow
+def test_frozen_headless_commands_with_fts5(built: dict, tmp_path: Path) -> None:
+    store = tmp_path / "cli.evstore"
+    made = _frozen(built, "demo", str(store), "--devices", "10", "--events", "300", env_dirs=tmp_path)
+    assert made.returncode == 0, made.stderr
+    verified = _frozen(built, "verify", str(store), env_dirs=tmp_path)
+    assert verified.returncode == 0, verified.stderr
+    found = _frozen(built, "search", str(store), "night", "--json", env_dirs=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert "night-caller" in found.stdout
+
+
+@pytest.mark.slow
+def test_frozen_app_uses_the_same_platform_dirs_as_pip(built: dict) -> None:
+    dirs = built["platform_dirs"]
+    assert dirs["frozen"] == dirs["pip"]
+    bundle = Path(built["bundle"]).resolve()
+    assert not any(Path(p).resolve().is_relative_to(bundle) for p in dirs["frozen"].values())
+
+
+@pytest.mark.slow
+def test_bundle_size_and_start_time(built: dict) -> None:
+    assert 20 < built["size_mb"] < MAX_BUNDLE_MB
+    start = built["start"]
+    assert start["frozen_median_s"] < MAX_START_S, start
