@@ -162,7 +162,7 @@ class _Flow:
                    f"Generated {h.generated_at_utc} by {_one_line(h.generated_by, 40)} · "
                    f"event-list digest {i.event_list_digest} · store head digest {i.head_digest[:16]}…")
         p.drawText(QRectF(MARGIN + self.width * 0.8, fy, self.width * 0.2, FOOTER_H - 6),
-                   Qt.AlignRight | Qt.AlignTop, f"Page {self.page} of {self.total}")
+                   Qt.AlignRight | Qt.AlignTop, f"Page {self.page} of {self.total}" if self.total else f"Page {self.page}")
 
     # -- blocks --------------------------------------------------------------------------------
 
@@ -417,15 +417,19 @@ def write_pdf(report: Report, entries: Sequence[ReportEntry], path: str, *, pdf_
     return pages
 
 
-def render_first_page(report: Report, entries: Sequence[ReportEntry], *, scale: float = 1.0) -> QImage:
-    """Page 1 as an image (the dialog's live preview), laid out exactly as in the PDF."""
+def render_first_page(report: Report, entries: Sequence[ReportEntry], *, scale: float = 1.0,
+                      count: bool = True) -> QImage:
+    """Page 1 as an image (the dialog's live preview), laid out exactly as in the PDF.
+
+    With `count=False` the page count is not laid out first (the footer says "Page 1").
+    """
     ensure_gui_application()
     image = QImage(int(PAGE_W * scale), int(PAGE_H * scale), QImage.Format.Format_RGB32)
     dpm = round(72 / 0.0254)  # 72 dpi, like the PDF writer, so fonts measure the same
     image.setDotsPerMeterX(dpm)
     image.setDotsPerMeterY(dpm)
     image.fill(QColor("#ffffff"))
-    pages = count_pages(report, entries, image)
+    pages = count_pages(report, entries, image) if count else 0
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)

@@ -74,3 +74,11 @@ VIEWS += [
 ACTIONS += [
     ActionSpec("View", "&Follow Head (Live)", "explorer.ui.views.command_panel:toggle_follow_head", "Ctrl+Shift+L"),
 ]
+
+# Audit reports (issue 6): the Report dialog and saved investigations (bookmarks with notes).
+VIEWS += [
+    ViewSpec("bookmarks", "Bookmarks", "explorer.ui.views.bookmarks:create", area="right", shortcut="Ctrl+Shift+M"),
+]
+ACTIONS += [
+    ActionSpec("File", "&Audit Report…", "explorer.ui.views.report_dialog:open_report_dialog", "Ctrl+E"),
+]

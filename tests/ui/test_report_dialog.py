@@ -1,0 +1,112 @@
+"""The Report dialog: scope prefilled from the app, a live preview of page 1, a written report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import orjson
+import pytest
+from PySide6.QtCore import QThreadPool
+from pytestqt.qtbot import QtBot
+
+from explorer.reports.verify import verify_report
+from explorer.ui.context import AppContext
+from explorer.ui.views import ACTIONS
+from explorer.ui.views.report_dialog import ReportDialog, open_report_dialog
+from tests.helpers.ui import context, demo_file, save_artifact  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def dialog(qtbot: QtBot, context: AppContext) -> ReportDialog:
+    sid = context.store.streams(limit=5)[4].stream_id
+    context.select_stream(sid)
+    context.set_position(context.head - 100)
+    context.set_bookmarks([(context.head - 500, "suspicious <b>burst</b>")])
+    with mock.patch("explorer.ui.views.report_dialog.QDesktopServices.openUrl") as opened:
+        dlg = ReportDialog(context=context)
+        qtbot.addWidget(dlg)
+        dlg.opened = opened  # type: ignore[attr-defined]
+        yield dlg
+        dlg.done(0)
+    QThreadPool.globalInstance().waitForDone(10_000)
+
+
+def test_scope_is_prefilled_from_selection_and_cursor(dialog: ReportDialog, context: AppContext) -> None:
+    assert dialog.stream_radio.isChecked()
+    scope = dialog.scope()
+    assert scope.stream_ids == (context.stream_id,)
+    assert scope.from_position == 1 and scope.to_position == context.position
+    assert dialog.stream_label.text() == context.stream_id
+
+
+def test_region_prefills_the_range(qtbot: QtBot, context: AppContext) -> None:
+    context.set_region((200, 900))
+    dlg = ReportDialog(context=context)
+    qtbot.addWidget(dlg)
+    assert dlg.whole_radio.isChecked()  # no stream selected
+    scope = dlg.scope()
+    assert (scope.from_position, scope.to_position) == (200, 900) and scope.stream_ids == ()
+    dlg.done(0)
+
+
+def test_preview_renders_page_one(qtbot: QtBot, dialog: ReportDialog) -> None:
+    dialog.show()
+    with qtbot.waitSignal(dialog.preview_ready, timeout=20_000):
+        pass
+    image = dialog.preview_image
+    assert image is not None and image.width() > 400
+    assert "event(s) in scope" in dialog.message.text()
+    save_artifact(dialog, "report-dialog")
+
+
+def test_generate_writes_a_verifiable_report_and_opens_it(qtbot: QtBot, dialog: ReportDialog,
+                                                          context: AppContext, tmp_path: Path) -> None:
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("json"))
+    dialog.path_edit.setText(str(tmp_path / "dialog-report.json"))
+    dialog.title_edit.setText("From the dialog")
+    with qtbot.waitSignal(dialog.report_written, timeout=30_000) as blocker:
+        dialog.generate_button.click()
+    result = blocker.args[0]
+    assert result.path == tmp_path / "dialog-report.json"
+    report = orjson.loads(result.path.read_bytes())
+    assert report["header"]["title"] == "From the dialog"
+    assert {e["stream_id"] for e in report["events"]} == {context.stream_id}
+    assert report["annotations"][0]["note"] == "suspicious <b>burst</b>"
+    assert verify_report(context.store, result.path).ok
+    dialog.opened.assert_called_once()
+    qtbot.waitUntil(lambda: dialog.cancel_button.text() == "Close" and dialog.generate_button.isEnabled())
+
+
+def test_pdf_from_the_dialog(qtbot: QtBot, dialog: ReportDialog, tmp_path: Path) -> None:
+    dialog.path_edit.setText(str(tmp_path / "r.pdf"))
+    assert dialog.fmt() == "pdf"
+    with qtbot.waitSignal(dialog.report_written, timeout=60_000) as blocker:
+        dialog.generate()
+    assert blocker.args[0].path.read_bytes().startswith(b"%PDF") and blocker.args[0].pages >= 2
+
+
+def test_cancel_leaves_no_file(qtbot: QtBot, dialog: ReportDialog, tmp_path: Path) -> None:
+    dialog.whole_radio.setChecked(True)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("html"))
+    dialog.path_edit.setText(str(tmp_path / "r.html"))
+    with qtbot.waitSignal(dialog.report_failed, timeout=30_000) as blocker:
+        dialog.generate()
+        dialog.cancel_or_close()
+    assert blocker.args[0] in ("cancelled", "Cancelled; no report was written.")
+    assert not (tmp_path / "r.html").exists()
+    assert not list(tmp_path.glob(".r.html*"))
+
+
+def test_bad_folder_gets_a_message(dialog: ReportDialog, tmp_path: Path) -> None:
+    dialog.path_edit.setText(str(tmp_path / "nowhere" / "r.pdf"))
+    dialog.generate()
+    assert "does not exist" in dialog.message.text()
+
+
+def test_action_is_registered_with_ctrl_e(qtbot: QtBot) -> None:
+    spec = next(a for a in ACTIONS if a.handler.endswith("report_dialog:open_report_dialog"))
+    assert spec.shortcut == "Ctrl+E" and spec.menu == "File"
+    window = mock.Mock()
+    assert open_report_dialog(window, AppContext()) is None
+    window.show_error.assert_called_once()
