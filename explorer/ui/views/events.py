@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.context import AppContext
 from explorer.ui.models.events import COLUMNS, POSITION_ROLE, EventTableModel
+from explorer.ui.models.reader import StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class EventsView(QWidget):
         super().__init__(parent)
         self.context = context
         self.model = EventTableModel(parent=self)
+        self._choices_reader = StoreReader(self)
         self._new_events = 0
         self._syncing = False
 
@@ -209,12 +211,15 @@ class EventsView(QWidget):
         self.model.set_store(store, self.context.head)
         self._update_stream_label()
         if store is None:
+            self._choices_reader.set_store(None)
             return
 
         def load(s: SQLiteEventStore) -> tuple[list[str], list[str], Any]:
             return sorted(s.counts_by_event_type()), sorted(s.counts_by_stream_type()), s.time_span()
 
-        self.model.reader.run(load, name="filter choices", on_result=self._fill_choices)
+        # Its own connection: the GROUP BY must not hold up the first page of rows.
+        self._choices_reader.set_store(store)
+        self._choices_reader.run(load, name="filter choices", on_result=self._fill_choices)
 
     def _fill_choices(self, result: tuple[list[str], list[str], Any]) -> None:
         event_types, stream_types, span = result
@@ -310,6 +315,9 @@ class EventsView(QWidget):
 
     def _select_position(self, position: int, *, scroll: bool) -> None:
         row = self.model.row_of(position)
+        if row is not None:
+            # Ask for the cursor's page now rather than when the view next paints.
+            self.model.request_page(row // self.model.page_size)
         self._syncing = True
         try:
             selection = self.table.selectionModel()

@@ -38,7 +38,7 @@ def test_unfiltered_rows_are_every_position_and_nothing_is_read_up_front(qtbot: 
     event = store.events_at([1235])[0]
     assert model.index(1234, 4).data() == event.type
     assert model.index(1234, 3).data() == event.stream_id
-    assert model.index(1234, 1).data() == event.recorded_at.strftime("%Y-%m-%d %H:%M:%S")
+    assert model.index(1234, 1).data() == event.recorded_at.strftime("%Y-%m-%d %H:%M:%S")  # UTC, to the second
     assert model.index(1234, 6).data()  # a one-line summary
     assert model.cached_pages() == 1
 

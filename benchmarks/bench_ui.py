@@ -1,0 +1,206 @@
+"""Issue 3, the desktop app: `python -m benchmarks ui` runs every part; each part is a function.
+
+Parts:
+- open: open a 100k- and a 1,000,000-event demo store (read-only) in the real main window
+  (every registered view) offscreen, to a usable window: store installed, stream types listed,
+  the first page of the events table shown. Goal <= 1.5 s for 1M. Resident memory after opening
+  and after scrolling the whole events table end to end (a page at a time): goal <= 300 MB and
+  flat in store size. Each measurement runs in a fresh process (clean RSS).
+  Baselines in the same run: showing an empty QMainWindow; the bare `SQLiteEventStore.open`
+  plus `SELECT count(*) FROM events` on the same store; a process that only imports the app.
+- cursor: dragging the as-of cursor across a 1M store (benchmarks/ui_cursor.py), when present.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stores import demo_store
+
+ROOT = Path(__file__).resolve().parents[1]
+OPEN_RUNS = 3
+OPEN_GOAL_S = 1.5
+RSS_GOAL_MB = 300
+
+
+def _rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MB (Linux /proc)."""
+    values = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                values[key] = int(value.split()[0]) / 1024
+    return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
+
+
+def _child(path: str, scroll: bool) -> dict[str, Any]:
+    """Runs in a fresh process: open `path` in the main window and measure."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-ui-open-"))
+    for name in ("DATA", "CACHE", "LOG", "CONFIG"):
+        os.environ[f"EXPLORER_{name}_DIR"] = str(scratch / name.lower())
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QThreadPool
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    from explorer.store.sqlite import SQLiteEventStore
+    from explorer.ui.app import make_application
+    from explorer.ui.main_window import MainWindow
+    from explorer.ui.settings import Settings
+
+    app = make_application()
+    out: dict[str, Any] = {"rss_imported_mb": _rss_mb()[0]}
+
+    def spin_until(done: Any, timeout_s: float = 120.0) -> None:
+        deadline = time.perf_counter() + timeout_s
+        while not done():
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the window did not get there in time")
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 5)
+
+    # Baseline 1: an empty main window shown and painted.
+    timer = QElapsedTimer()
+    timer.start()
+    empty = QMainWindow()
+    empty.resize(1400, 900)
+    empty.show()
+    app.processEvents()
+    empty.grab()
+    out["empty_window_s"] = timer.nsecsElapsed() / 1e9
+    empty.close()
+
+    # Baseline 2: the bare store work a usable window needs at least (open, count).
+    started = time.perf_counter()
+    bare = SQLiteEventStore.open(path, read_only=True)
+    bare._db.execute("SELECT count(*) FROM events").fetchone()
+    out["bare_open_count_s"] = time.perf_counter() - started
+    bare.close()
+
+    window = MainWindow(settings=Settings(path=scratch / "settings.ini"), restore=False)
+    window.resize(1400, 900)
+    window.show()
+    app.processEvents()
+    browser, events, overview = window.views["streams"], window.views["events"], window.views["overview"]
+    window.show_tab(events)
+    app.processEvents()
+
+    timer.restart()
+    window.open_store(path, read_only=True)
+
+    def usable() -> bool:
+        if window.context.store is None or browser.model.rowCount() == 0:
+            return False
+        model = events.model
+        return model.rowCount() > 0 and model.event_at(max(0, events.table.rowAt(0))) is not None
+
+    spin_until(usable)
+    window.grab()  # painted
+    out["open_usable_s"] = timer.nsecsElapsed() / 1e9
+    spin_until(lambda: overview.summary is not None)
+    out["open_overview_s"] = timer.nsecsElapsed() / 1e9
+    out["rows"] = events.model.rowCount()
+    QThreadPool.globalInstance().waitForDone()
+    for _ in range(20):
+        app.processEvents()
+    out["rss_open_mb"], _peak = _rss_mb()
+
+    if scroll:
+        model, table = events.model, events.table
+        timer.restart()
+        pages = 0
+        for first in range(0, model.rowCount(), model.page_size):
+            table.scrollTo(model.index(first, 0))
+            app.processEvents()
+            spin_until(lambda f=first: model.event_at(f) is not None)
+            pages += 1
+        table.scrollToBottom()
+        spin_until(lambda: model.event_at(model.rowCount() - 1) is not None)
+        out["scroll_s"] = timer.nsecsElapsed() / 1e9
+        out["scroll_pages"] = pages
+        out["cached_pages"] = model.cached_pages()
+        out["rss_scrolled_mb"], out["rss_peak_mb"] = _rss_mb()
+    window.close()
+    return out
+
+
+def _run_child(path: Path, scroll: bool) -> dict[str, Any]:
+    code = ("import json, sys; from benchmarks.bench_ui import _child; "
+            f"print('RESULT ' + json.dumps(_child({str(path)!r}, {scroll!r})))")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=1800)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"the benchmark child failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def open_part(argv: list[str]) -> int:
+    """Open-to-usable time and memory, 100k vs 1M events; 0 when the goals are met."""
+    sizes = [int(a) for a in argv] or [100_000, 1_000_000]
+    ok = True
+    rows: dict[int, dict[str, Any]] = {}
+    for size in sizes:
+        path = demo_store(size)
+        runs = [_run_child(path, scroll=False) for _ in range(OPEN_RUNS)]
+        scrolled = _run_child(path, scroll=True)
+        med = {key: statistics.median(r[key] for r in runs)
+               for key in ("empty_window_s", "bare_open_count_s", "open_usable_s", "open_overview_s",
+                           "rss_open_mb", "rss_imported_mb")}
+        rows[size] = {**med, **{k: scrolled[k] for k in scrolled if k.startswith(("scroll", "rss_scrolled",
+                                                                                 "rss_peak", "cached"))}}
+        r = rows[size]
+        print(f"{size:>9,} events ({path.name}), median of {OPEN_RUNS} fresh processes:")
+        print(f"  open to usable window      {r['open_usable_s'] * 1000:8.0f} ms   (goal <= {OPEN_GOAL_S * 1000:.0f} ms)")
+        print(f"  open to overview complete  {r['open_overview_s'] * 1000:8.0f} ms")
+        print(f"  baseline: empty QMainWindow shown  {r['empty_window_s'] * 1000:6.0f} ms;"
+              f" bare open + count(*)  {r['bare_open_count_s'] * 1000:6.1f} ms")
+        print(f"  ratio usable / (empty window + bare open+count): "
+              f"{r['open_usable_s'] / (r['empty_window_s'] + r['bare_open_count_s']):.1f}x")
+        print(f"  RSS: app imported {r['rss_imported_mb']:.0f} MB; after open {r['rss_open_mb']:.0f} MB;"
+              f" after scrolling all {scrolled['scroll_pages']:,} pages {r['rss_scrolled_mb']:.0f} MB"
+              f" (peak {r['rss_peak_mb']:.0f} MB; {r['cached_pages']} pages cached; scroll took"
+              f" {r['scroll_s']:.1f} s)   (goal <= {RSS_GOAL_MB} MB)")
+        ok &= r["open_usable_s"] <= OPEN_GOAL_S and r["rss_scrolled_mb"] <= RSS_GOAL_MB
+    if len(rows) == 2:
+        small, large = (rows[s] for s in sorted(rows))
+        print(f"  flat in size: RSS after scrolling {sorted(rows)[1] // sorted(rows)[0]}x the events ->"
+              f" {large['rss_scrolled_mb'] / small['rss_scrolled_mb']:.2f}x the memory;"
+              f" open {large['open_usable_s'] / small['open_usable_s']:.2f}x the time")
+    return 0 if ok else 1
+
+
+def cursor_part(argv: list[str]) -> int:
+    """The cursor drag (benchmarks/ui_cursor.py), when that part exists."""
+    try:
+        from benchmarks.ui_cursor import cursor_drag
+    except ImportError:
+        print("cursor: benchmarks/ui_cursor.py is not there; skipped")
+        return 0
+    return int(cursor_drag(argv) or 0)
+
+
+PARTS = {"open": open_part, "cursor": cursor_part}
+
+
+def main(argv: list[str]) -> int:
+    """`python -m benchmarks ui` runs every part; `python -m benchmarks.bench_ui open 100000` runs one."""
+    names = [a for a in argv if a in PARTS] or list(PARTS)
+    rest = [a for a in argv if a not in PARTS]
+    code = 0
+    for name in names:
+        print(f"### ui: {name}", flush=True)
+        code |= PARTS[name](rest)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
