@@ -13,6 +13,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import apsw
 import pytest
@@ -21,7 +22,7 @@ from explorer.store import EventFilter, NewEvent
 from explorer.store.readdb import ReadDatabase
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import TimeTravel, diff
-from tests.helpers.cli import assert_one_error_line, can_run_as, run_cli
+from tests.helpers.cli import assert_one_error_line, can_run_as, run_cli, run_cli_batch
 from tests.helpers.stores import make_demo
 
 
@@ -61,13 +62,14 @@ def api_session(path: Path) -> None:
         clone.close()
 
 
-def cli_session(path: Path, stream: str, **kw: str) -> None:
-    for args in (["info", str(path)], ["info", str(path), "--json"], ["events", str(path), "--limit", "50"],
-                 ["events", str(path), "--json", "--type", "DeviceRenamed"], ["state", str(path), stream, "--json"],
-                 ["diff", str(path), stream, "--from-version", "1", "--to-version", "3"],
-                 ["history", str(path), stream, "peers"], ["verify", str(path)]):
-        result = run_cli(*args, **kw)  # type: ignore[arg-type]
-        assert result.returncode == 0, (args, result.stderr)
+def cli_session(path: Path, stream: str, **kw: Any) -> None:
+    """The reading sub-commands, in one fresh process (as `user` when given)."""
+    commands = [["info", str(path)], ["info", str(path), "--json"], ["events", str(path), "--limit", "50"],
+                ["events", str(path), "--json", "--type", "DeviceRenamed"], ["state", str(path), stream, "--json"],
+                ["diff", str(path), stream, "--from-version", "1", "--to-version", "3"],
+                ["history", str(path), stream, "peers"], ["verify", str(path)]]
+    for args, (code, _out, err) in zip(commands, run_cli_batch(commands, **kw)):
+        assert code == 0, (args, err)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +153,7 @@ def test_as_nobody_a_store_in_a_read_only_folder_reads_and_creates_nothing(demo_
         listing = sorted(os.listdir(store_dir))
         env = {"EXPLORER_CACHE_DIR": str(cache_dir), "EXPLORER_DATA_DIR": str(cache_dir / "data"),
                "EXPLORER_CONFIG_DIR": str(cache_dir / "config"), "EXPLORER_LOG_DIR": str(cache_dir / "log")}
-        cli_session(path, stream, user="nobody", env=env, cwd=store_dir)  # type: ignore[arg-type]
+        cli_session(path, stream, user="nobody", env=env, cwd=store_dir)
         info = run_cli("info", str(path), "--json", user="nobody", env=env, cwd=store_dir)
         assert json.loads(info.stdout)["read_only"] is True
         assert sorted(os.listdir(store_dir)) == listing == ["demo.evstore"]
@@ -181,7 +183,7 @@ def test_as_nobody_a_read_only_file_reads_and_refuses_writes(demo_file: Path) ->
             stream = store.streams(limit=1)[0].stream_id
         before = snapshot_bytes(path)
         env = {"EXPLORER_CACHE_DIR": str(cache_dir)}
-        cli_session(path, stream, user="nobody", env=env, cwd=store_dir)  # type: ignore[arg-type]
+        cli_session(path, stream, user="nobody", env=env, cwd=store_dir)
         assert snapshot_bytes(path) == before
         line = assert_one_error_line(run_cli("migrate", str(path), user="nobody", env=env, cwd=store_dir))
         assert "read-only" in line
