@@ -59,6 +59,12 @@ def test_tree_is_what_state_at_says_for_every_kind_of_cursor(qtbot, context, vie
         expected = reference_state(context.store, sid, position)
         assert view.result.state == expected
         assert view.model.as_state() == leaf_values(expected)
+        # rows are reused between cursor moves: marks must be exactly this event's changes
+        version = context.store.stream_version_at(sid, position)
+        last = [p for p in positions if p <= position]
+        before = reference_state(context.store, sid, last[-1] - 1) if last else expected
+        assert view.model.marked() == {c.path: c.kind for c in diff(before, expected)}
+        assert view.result.version == version
     qtmodeltester.check(view.model)
 
 

@@ -179,7 +179,8 @@ def test_histogram_counts_every_event_and_rebuckets_on_zoom(qtbot, context, view
     assert sum(full.args[0][2]) == context.head
     first = context.store.recorded_at_of(400).timestamp()
     last = context.store.recorded_at_of(900).timestamp()
-    with qtbot.waitSignal(timeline.histogram_shown, timeout=5000) as zoomed:
+    with qtbot.waitSignal(timeline.histogram_shown, timeout=5000,
+                          check_params_cb=lambda result: abs(result[0] - first) < 1.0) as zoomed:
         timeline.plot.setXRange(first, last, padding=0)
     lo, hi, counts = zoomed.args[0]
     assert lo == pytest.approx(first, abs=1.0) and hi == pytest.approx(last, abs=1.0)

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from explorer.domain.plugins import pack_for
 from explorer.store.records import RecordedEvent, format_time
-from explorer.timetravel import Change, FieldChange, diff
+from explorer.timetravel import Change, FieldChange, StreamNotFound, diff
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.views.store_reader import Connections, StoreReader
 
@@ -104,16 +104,36 @@ class StateResult:
 def compute_state(conn: Connections, stream_id: str, position: int) -> StateResult:
     """The stream's state as of `position` and what its latest event changed (a worker job)."""
     store, tt = conn.store, conn.timetravel
-    before = tt.state_at(stream_id, position=position)
-    version = before.version
+    info = store.stream_info(stream_id)
+    if info is None:
+        raise StreamNotFound(f"no stream {stream_id!r} in this store")
+    version = store.stream_version_at(stream_id, position)
     event: RecordedEvent | None = None
     changes: tuple[Change, ...] = ()
-    state = before.state
-    if version > 0:
-        event = next(iter(store.read_stream(stream_id, version, version)), None)
+    if version == 0:
+        state = tt.state_at(stream_id, version=0).state
+    else:
+        # One replay to the version before, then the event itself: the state state_at gives for
+        # `version`, and what that event changed, for the price of one fold.
         previous = tt.state_at(stream_id, version=version - 1).state
+        event = next(iter(store.read_stream(stream_id, version, version)), None)
+        if event is None:
+            state = tt.state_at(stream_id, version=version).state
+        else:
+            state = pack_for(info.stream_type).decider.evolve(previous, event.type, event.data)
         changes = tuple(diff(previous, state))
-    return StateResult(stream_id, before.stream_type, position, version, state, changes, event)
+    return StateResult(stream_id, info.stream_type, position, version, state, changes, event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    path: str
+    parent: str  # the parent row's path, "" for a top-level row
+    name: str
+    value: str
+    has_children: bool
+    mark: str
+    change: str
 
 
 class StateTreeModel(QStandardItemModel):
@@ -121,7 +141,9 @@ class StateTreeModel(QStandardItemModel):
 
     Each row carries its dotted path (PathRole) and its mark (MarkRole); marks colour the row
     (changed: highlighted background; pending: italic with a "pending" badge; removed: struck
-    through).
+    through). When the new state has the same shape as the shown one (the usual case while the
+    cursor moves inside one stream) only the cells that differ are updated, so the view keeps
+    its expansion, selection and scroll position and nothing flickers.
 
     Attributes:
         stream_type: the stream type whose labels name the fields.
@@ -133,6 +155,9 @@ class StateTreeModel(QStandardItemModel):
         super().__init__(0, len(self.COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(self.COLUMNS))
         self.stream_type = ""
+        self._shape: list[tuple[str, bool]] = []
+        self._items: dict[str, tuple[QStandardItem, QStandardItem, QStandardItem]] = {}
+        self._rows: dict[str, _Row] = {}
 
     def show_state(
         self,
@@ -142,76 +167,92 @@ class StateTreeModel(QStandardItemModel):
         changes: tuple[Change, ...] | list[Change] = (),
         pending: tuple[Change, ...] | list[Change] = (),
     ) -> None:
-        """Replace the tree with `state`, marking `changes` and `pending` paths."""
+        """Show `state`, marking `changes` and `pending` paths."""
+        rows = self._flatten(state, stream_type, changes, pending)
+        shape = [(row.path, row.has_children) for row in rows]
         self.stream_type = stream_type
-        pack = pack_for(stream_type)
-        marks: dict[str, tuple[str, str]] = {c.path: (c.kind, change_text(c)) for c in changes}
-        for c in pending:
-            marks[c.path] = ("pending", "pending: " + change_text(c))
-        removed = [c for c in (*changes, *pending) if c.kind == "removed"]
+        if shape == self._shape:
+            for row in rows:
+                if row != self._rows[row.path]:
+                    self._update(row)
+            return
         self.beginResetModel()
         self.blockSignals(True)  # one reset for the whole rebuild, not a signal per row
         try:
             self.removeRows(0, self.rowCount())
-            root = self.invisibleRootItem()
-            if isinstance(state, dict):
-                for key, value in state.items():
-                    self._add(root, str(key), str(key), value, pack.label, marks)
-            else:
-                self._add(root, "$", "$", state, pack.label, marks)
-            for change in removed:
-                if not self._exists(change.path):
-                    parent = self._parent_for(change.path)
-                    self._append_row(parent, change.path, change.path.rsplit(".", 1)[-1] or change.path,
-                                     "(removed)", pack.label, marks, has_children=False)
+            self._items = {}
+            for row in rows:
+                parent = self._items[row.parent][0] if row.parent else self.invisibleRootItem()
+                items = (QStandardItem(row.name), QStandardItem(row.value), QStandardItem(row.change))
+                items[0].setToolTip(row.path)
+                for item in items:
+                    item.setEditable(False)
+                    item.setData(row.path, PathRole)
+                self._fill(items, row)
+                parent.appendRow(list(items))
+                self._items[row.path] = items
         finally:
             self.blockSignals(False)
             self.endResetModel()
+        self._shape = shape
+        self._rows = {row.path: row for row in rows}
 
-    def _add(self, parent: QStandardItem, path: str, key: str, value: Any, label: Any,
-             marks: dict[str, tuple[str, str]]) -> None:
-        row = self._append_row(parent, path, key, format_value(value), label, marks,
-                               has_children=isinstance(value, dict | list))
-        if isinstance(value, dict):
-            for child_key, child in value.items():
-                self._add(row, f"{path}.{child_key}", str(child_key), child, label, marks)
-        elif isinstance(value, list):
-            for i, child in enumerate(value):
-                self._add(row, f"{path}.{i}", f"[{i}]", child, label, marks)
+    def _update(self, row: _Row) -> None:
+        items = self._items[row.path]
+        self._fill(items, row)
+        self._rows[row.path] = row
 
-    def _append_row(self, parent: QStandardItem, path: str, key: str, value_text: str, label: Any,
-                    marks: dict[str, tuple[str, str]], *, has_children: bool) -> QStandardItem:
-        shown = label(path)
-        name = QStandardItem(shown if shown != path else key)
-        name.setToolTip(path)
-        value = QStandardItem(value_text)
-        value.setToolTip(value_text)
-        kind, text = marks.get(path, ("", ""))
-        change = QStandardItem(text)
-        change.setToolTip(text)
-        items = (name, value, change)
+    @staticmethod
+    def _fill(items: tuple[QStandardItem, QStandardItem, QStandardItem], row: _Row) -> None:
+        items[1].setText(row.value)
+        items[1].setToolTip(row.value)
+        items[2].setText(row.change)
+        items[2].setToolTip(row.change)
         for item in items:
-            item.setEditable(False)
-            item.setData(path, PathRole)
-            item.setData(kind, MarkRole)
-        if kind:
-            _style(items, kind)
-        parent.appendRow(list(items))
-        return name
+            item.setData(row.mark, MarkRole)
+        _style(items, row.mark)
 
-    def _exists(self, path: str) -> bool:
-        return self.index_of(path).isValid()
+    @staticmethod
+    def _flatten(state: Any, stream_type: str, changes: Any, pending: Any) -> list[_Row]:
+        label = pack_for(stream_type).label
+        marks: dict[str, tuple[str, str]] = {c.path: (c.kind, change_text(c)) for c in changes}
+        for c in pending:
+            marks[c.path] = ("pending", "pending: " + change_text(c))
+        rows: list[_Row] = []
 
-    def _parent_for(self, path: str) -> QStandardItem:
-        parent_path = path.rsplit(".", 1)[0] if "." in path else ""
-        index = self.index_of(parent_path) if parent_path else QModelIndex()
-        return self.itemFromIndex(index) if index.isValid() else self.invisibleRootItem()
+        def add(path: str, parent: str, key: str, value: Any) -> None:
+            shown = label(path)
+            mark, text = marks.get(path, ("", ""))
+            container = isinstance(value, dict | list)
+            rows.append(_Row(path, parent, shown if shown != path else key, format_value(value), container, mark, text))
+            if isinstance(value, dict):
+                for child_key, child in value.items():
+                    add(f"{path}.{child_key}", path, str(child_key), child)
+            elif isinstance(value, list):
+                for i, child in enumerate(value):
+                    add(f"{path}.{i}", path, f"[{i}]", child)
+
+        if isinstance(state, dict):
+            for key, value in state.items():
+                add(str(key), "", str(key), value)
+        else:
+            add("$", "", "$", state)
+        known = {row.path for row in rows}
+        for change in (*changes, *pending):
+            if change.kind == "removed" and change.path not in known:
+                parent = change.path.rsplit(".", 1)[0] if "." in change.path else ""
+                parent = parent if parent in known else ""
+                mark, text = marks[change.path]
+                rows.append(_Row(change.path, parent, label(change.path) if label(change.path) != change.path
+                                 else change.path.rsplit(".", 1)[-1], "(removed)", False, mark, text))
+                known.add(change.path)
+        # Rows must come after their parent for building; a removed row's parent is always earlier.
+        return rows
 
     def index_of(self, path: str) -> QModelIndex:
         """The Field-column index of a dotted path, or an invalid index."""
-        hits = self.match(self.index(0, 0), PathRole, path, 1,
-                          Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
-        return hits[0] if hits else QModelIndex()
+        items = self._items.get(path)
+        return items[0].index() if items is not None else QModelIndex()
 
     def marked(self) -> dict[str, str]:
         """{path: mark} of every marked row (what tests and the status line read)."""
@@ -245,6 +286,13 @@ class StateTreeModel(QStandardItemModel):
 
 
 def _style(items: tuple[QStandardItem, ...], kind: str) -> None:
+    # Clear what an earlier mark set: rows are reused while the cursor moves.
+    for item in items:
+        item.setData(None, Qt.ItemDataRole.BackgroundRole)
+        item.setData(None, Qt.ItemDataRole.ForegroundRole)
+        item.setData(None, Qt.ItemDataRole.FontRole)
+    if not kind:
+        return
     palette = QGuiApplication.palette()
     if kind == "pending":
         for item in items:
@@ -264,6 +312,8 @@ def _style(items: tuple[QStandardItem, ...], kind: str) -> None:
             item.setFont(font)
     bold = QFont()
     bold.setBold(True)
+    if kind == "removed":
+        bold.setStrikeOut(True)
     items[2].setFont(bold)
 
 
@@ -477,9 +527,11 @@ class StateView(QWidget):
         font.setItalic(True)
         self.pending_label.setFont(font)
         self.pending_label.setForegroundRole(QPalette.ColorRole.Link)
-        self.busy = _plain_label("computing…")
+        # The busy hint changes text, never visibility: showing and hiding a widget would
+        # re-lay out the dock (and repaint the window) on every cursor move.
+        self.busy = _plain_label("")
         self.busy.setEnabled(False)
-        self.busy.setVisible(False)
+        self.busy.setFixedWidth(self.busy.fontMetrics().horizontalAdvance("computing…") + 8)
         self.compare_button = QPushButton("Compare…")
         self.compare_button.setToolTip(
             "Show what changed in this stream's state between two positions (default: the ends of the range selection)")
@@ -521,6 +573,10 @@ class StateView(QWidget):
         self._pending_changed(context.pending)
         self.refresh()
 
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        # Wide enough for Field, Value and the old → new column side by side in a dock.
+        return QSize(460, 420)
+
     # -- following the cursor ------------------------------------------------------------------
 
     def _store_changed(self, _store: Any) -> None:
@@ -537,17 +593,17 @@ class StateView(QWidget):
         store, stream_id, position = self.context.store, self.context.stream_id, self.context.position
         if store is None or stream_id is None:
             self.reader.forget("state")
-            self.busy.setVisible(False)
+            self.busy.setText("")
             self.header.setText("Select a stream to see its state as of the cursor.")
             if self.model.rowCount():
                 self.model.show_state({}, stream_type="")
             return
-        self.busy.setVisible(True)
+        self.busy.setText("computing…")
         self.reader.submit(store, "state", lambda conn, _c: compute_state(conn, stream_id, position),
                            self._show, self._failed)
 
     def _failed(self, exc: BaseException) -> None:
-        self.busy.setVisible(False)
+        self.busy.setText("")
         message = f"Could not compute the state: {exc}"
         self.header.setText(message)
         self.failed.emit(message)
@@ -555,7 +611,7 @@ class StateView(QWidget):
     def _show(self, result: StateResult) -> None:
         if result.stream_id != self.context.stream_id:
             return  # the selection moved on while this was computed
-        self.busy.setVisible(False)
+        self.busy.setText("")
         self.result = result
         self._render()
 
@@ -608,7 +664,7 @@ class StateView(QWidget):
             # Size the value column once per stream, so dragging the cursor does not make it jump.
             self._sized_for = self.context.stream_id
             self.tree.resizeColumnToContents(1)
-            self.tree.setColumnWidth(1, min(max(self.tree.columnWidth(1), 80), 280))
+            self.tree.setColumnWidth(1, min(max(self.tree.columnWidth(1), 80), 180))
 
     # -- pending previews -----------------------------------------------------------------------
 

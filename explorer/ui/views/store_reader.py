@@ -25,6 +25,8 @@ from explorer.ui.workers import Worker
 log = logging.getLogger(__name__)
 
 _SKIPPED = object()
+SNAPSHOT_EVERY = 100
+"""Snapshot interval of the views' TimeTravel (the snapshot cache is shared; any interval is valid)."""
 
 
 @dataclass(slots=True)
@@ -57,7 +59,8 @@ class StoreReader(QObject):
     """Runs read jobs for one view, newest request per key wins.
 
     Jobs run one at a time on a private pool, so the cached connections are never used by two
-    threads at once. A job is `fn(connections, cancelled) -> result`; its result reaches
+    threads at once. Per key, one job is in flight and at most one (the newest) waits for it, so
+    a drag costs one thread hand-over per computed answer, not one per mouse move. A job is `fn(connections, cancelled) -> result`; its result reaches
     `on_result` on the GUI thread only if no newer request with the same key was made since.
 
     Attributes:
@@ -71,7 +74,9 @@ class StoreReader(QObject):
         self.pool.setMaxThreadCount(1)
         self.pool.setExpiryTimeout(-1)  # keep the thread, so its cached connections stay warm
         self._generation: dict[str, int] = {}
-        self._workers: set[Worker] = set()
+        self._workers: dict[object, Worker] = {}
+        self._busy: set[str] = set()
+        self._waiting: dict[str, Callable[[], None]] = {}
         self._connections: Connections | None = None
         self._connections_of: tuple[int, str] | None = None
 
@@ -107,14 +112,35 @@ class StoreReader(QObject):
         worker = Worker(run, name=f"{self.name}:{key}")
         worker.signals.returned.connect(returned)
         worker.signals.errored.connect(errored)
-        # Keep the Python wrapper (and so its signals object) alive until the job is done.
-        self._workers.add(worker)
-        worker.signals.finished.connect(lambda: self._workers.discard(worker))
-        self.pool.start(worker)
+        # Keep the Python wrapper (and so its signals object) alive until the job is done. The
+        # slot holds a token, not the worker: a worker captured by its own signal's slot is a
+        # cycle through C++ that Python's collector cannot see, and would never be freed.
+        token = object()
+
+        def finished() -> None:
+            self._workers.pop(token, None)
+            if isValid(self):
+                self._busy.discard(key)
+                waiting = self._waiting.pop(key, None)
+                if waiting is not None:
+                    waiting()
+
+        def start() -> None:
+            self._busy.add(key)
+            self._workers[token] = worker
+            self.pool.start(worker)
+
+        worker.signals.finished.connect(finished)
+        if key in self._busy:
+            # One job per key in flight; of the requests made meanwhile only the newest waits.
+            self._waiting[key] = start
+        else:
+            start()
 
     def forget(self, key: str) -> None:
         """Drop whatever is queued or running under `key` (its result will not be delivered)."""
         self._generation[key] = self._generation.get(key, 0) + 1
+        self._waiting.pop(key, None)
 
     def is_current(self, key: str, generation: int) -> bool:
         return self._generation.get(key) == generation
@@ -136,6 +162,7 @@ class StoreReader(QObject):
             except Exception as exc:  # noqa: BLE001 - without a cache, state still folds from the start
                 log.warning("no read database for snapshots: %s", exc)
                 readdb = None
-            self._connections = Connections(clone, readdb, TimeTravel(clone, readdb))
+            # Denser snapshots than the default: a cursor update folds at most ~100 events.
+            self._connections = Connections(clone, readdb, TimeTravel(clone, readdb, snapshot_every=SNAPSHOT_EVERY))
             self._connections_of = wanted
         return self._connections

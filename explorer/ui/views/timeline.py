@@ -19,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStyle, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QStyle, QToolButton, QVBoxLayout, QWidget
 
 from explorer.store.records import format_time
 from explorer.ui.context import AppContext
@@ -202,6 +202,11 @@ class TimelineView(QWidget):
         self.bookmark_points = pg.ScatterPlotItem(symbol="t1", size=12, hoverable=True, tip=self._bookmark_tip)
         self.bookmark_points.sigClicked.connect(self._marker_clicked)
         self.lane.addItem(self.bookmark_points)
+        # The cursor crosses these on every move; cached pixmaps spare redrawing thousands of
+        # markers and histogram steps for each thin strip the moving line uncovers.
+        cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for item in (self.stream_points, self.bookmark_points, self.histogram.curve):
+            item.setCacheMode(cache)
         self._bookmark_notes: dict[int, str] = {}
 
         self.head_line = pg.InfiniteLine(angle=90, movable=False, label="head",
