@@ -210,3 +210,51 @@ def test_bundle_size_and_start_time(built: dict) -> None:
     assert 20 < built["size_mb"] < MAX_BUNDLE_MB
     start = built["start"]
     assert start["frozen_median_s"] < MAX_START_S, start
+
+
+# -- Linux install (a stand-in bundle; the slow test installs the real one) --------------------
+
+
+install_linux = _load("install_linux")
+
+
+def _fake_bundle(root: Path) -> Path:
+    bundle = root / "dist" / "event-explorer"
+    (bundle / "_internal").mkdir(parents=True)
+    exe = bundle / "event-explorer"
+    exe.write_text("#!/bin/sh\necho event-explorer fake\n")
+    exe.chmod(0o755)
+    return bundle
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux installer")
+def test_linux_install_and_uninstall(tmp_path: Path) -> None:
+    bundle, prefix = _fake_bundle(tmp_path), tmp_path / "prefix"
+
+    where = install_linux.install(bundle, prefix)
+    install_linux.install(bundle, prefix)  # a second install replaces the first
+
+    assert subprocess.run([str(prefix / "bin" / "event-explorer")], capture_output=True, text=True).stdout \
+        == "event-explorer fake\n"
+    entry = where["desktop"].read_text()
+    assert f"Exec={prefix / 'bin' / 'event-explorer'} %f" in entry and "Icon=event-explorer" in entry
+    assert (prefix / "share/icons/hicolor/256x256/apps/event-explorer.png").is_file()
+    assert (prefix / "share/icons/hicolor/scalable/apps/event-explorer.svg").is_file()
+    assert not (prefix / "lib" / "event-explorer.new").exists() and not (prefix / "lib" / "event-explorer.old").exists()
+
+    install_linux.uninstall(prefix)
+    assert not [p for p in prefix.rglob("*") if p.is_file() or p.is_symlink()]
+
+
+def test_install_without_a_build_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="run `python3 tasks.py package` first"):
+        install_linux.install(tmp_path / "nothing", tmp_path / "prefix")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux installer")
+def test_installed_app_runs_through_its_link(built: dict, tmp_path: Path) -> None:
+    install_linux.install(built["exe"].parent, tmp_path / "prefix")
+    proc = subprocess.run([str(tmp_path / "prefix" / "bin" / "event-explorer"), "--version"],
+                          capture_output=True, text=True, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert (proc.returncode, proc.stdout) == (0, f"event-explorer {__version__}\n")
