@@ -18,6 +18,7 @@ from explorer.reports import chart
 from explorer.reports.model import Report, ReportEntry, StreamSummary
 
 MANIFEST_ID = "event-explorer-report"
+DETAILED_STREAMS = 5  # up to this many streams get a start/end table each; more get one row each
 
 _CSS = """
 body { font: 10pt/1.35 "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: #111; margin: 2em; }
@@ -94,12 +95,22 @@ def write_html(report: Report, entries: Iterable[ReportEntry], out: TextIO,
             w(f"<tr class=\"annot\"><td class=\"num\">[{k}] {a.position:,}</td><td>{esc(a.recorded_at)}</td>"
               f"<td>{esc(a.note)}</td></tr>\n")
         w("</tbody></table>\n")
-    if s.streams:
+    if len(s.streams) > DETAILED_STREAMS:
+        w("<h3>What changed in the range, per stream</h3>\n<table><thead><tr><th>Stream</th><th>Versions</th>"
+          "<th>Changed fields (at the end of the range)</th></tr></thead><tbody>\n")
+        for st in s.streams:
+            name = f"{st.name} ({st.stream_id})" if st.name else st.stream_id
+            changes = "; ".join(c.text() for c in st.changes) or "no change"
+            w(f"<tr><td class=\"mono\">{esc(name)}</td><td>{st.start_version} → {st.end_version}</td>"
+              f"<td>{esc(changes)}</td></tr>\n")
+        w("</tbody></table>\n")
+    elif s.streams:
         w("<h3>State at the start and the end of the range</h3>\n")
         for stream in s.streams:
             _stream_block(w, stream)
-        if s.streams_changed > len(s.streams):
-            w(f"<p class=\"note\">… and more streams; the first {len(s.streams)} are shown.</p>\n")
+    if s.streams_changed > len(s.streams):
+        w(f"<p class=\"note\">… {s.streams_changed:,} streams changed in all; the first {len(s.streams)} "
+          "are shown.</p>\n")
 
     w("<h2>Events</h2>\n<table class=\"events\"><thead><tr><th>Position</th><th>Recorded at</th>"
       "<th>Occurred at</th><th>Stream</th><th>Type</th><th>Actor</th><th>What happened</th><th>Changed fields</th>"

@@ -259,7 +259,7 @@ class FieldChange(NamedTuple):
     new: str
 
     def text(self) -> str:
-        if not self.old:
+        if not self.old or self.old == "-":
             return f"{self.label}: {self.new}"
         if not self.new:
             return f"{self.label}: {self.old}"

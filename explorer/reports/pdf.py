@@ -41,6 +41,7 @@ MARGIN = 30.0
 HEADER_H, FOOTER_H = 22.0, 20.0
 MAX_PDF_EVENTS = 100_000  # ~3,000 pages; beyond this a CSV or JSON report is the readable record
 MAX_CELL_LINES = 4
+DETAILED_STREAMS = 5  # up to this many streams get a start/end table each; more get one row each
 PAD = 2.5
 
 _app: QGuiApplication | None = None
@@ -69,14 +70,14 @@ class Column:
 
 
 EVENT_COLUMNS = (
-    Column("Position", 40, right=True),
-    Column("Recorded at (UTC)", 74, mono=True),
-    Column("Occurred at", 60, mono=True),
-    Column("Stream", 118, mono=True, wrap_anywhere=True),
-    Column("Type", 86, wrap_anywhere=True),
-    Column("Actor", 66),
-    Column("What happened", 176),
-    Column("Changed fields", 162),
+    Column("Position", 38, right=True),
+    Column("Recorded at (UTC)", 62, mono=True),
+    Column("Occurred at", 56, mono=True),
+    Column("Stream", 114, mono=True, wrap_anywhere=True),
+    Column("Type", 74, wrap_anywhere=True),
+    Column("Actor", 60),
+    Column("What happened", 168),
+    Column("Changed fields", 210),
 )
 
 
@@ -95,7 +96,8 @@ class _Flow:
     """Text and tables flowing down pages; with `painter=None` it only measures."""
 
     def __init__(self, device: QPaintDevice, painter: QPainter | None, report: Report, *, total_pages: int,
-                 new_page: Callable[[], None], stop_after: int | None = None) -> None:
+                 new_page: Callable[[], None], stop_after: int | None = None,
+                 measure_cache: dict[Any, tuple[float, int]] | None = None) -> None:
         self.device = device
         self.p = painter
         self.report = report
@@ -116,6 +118,12 @@ class _Flow:
         self.f_h2 = _font("DejaVu Sans", 11, bold=True)
         self.f_mono = _font("DejaVu Sans Mono", 7.5)
         self._metrics: dict[int, QFontMetricsF] = {}
+        self._flag_cache: dict[Column, int] = {}
+        self._widest_cache: dict[int, float] = {}
+        self._colours: dict[str, QColor] = {}
+        self._grid_pen = QPen(QColor("#bbbbbb"), 0.4)
+        self._text_pen = QPen(QColor("#000000"))
+        self.measure_cache: dict[Any, tuple[float, int]] = measure_cache if measure_cache is not None else {}
         self._decorate()
 
     # -- pages ---------------------------------------------------------------------------------
@@ -194,18 +202,19 @@ class _Flow:
         total_w = sum(c.width for c in columns)
         scale = self.width / total_w if total_w > self.width else 1.0
         widths = [c.width * scale for c in columns]
-        head_h = self._row_height([c.title for c in columns], columns, widths, bold=True) if header else 0.0
+        titles = [c.title for c in columns]
+        head_h, head_clip = self._measure(titles, columns, widths, True, False) if header else (0.0, 0)
         self.ensure(head_h + 14)
         if header:
-            self._draw_row([c.title for c in columns], columns, widths, head_h, bold=True, fill="#e6e6e6")
+            self._draw_row(titles, columns, widths, head_h, head_clip, bold=True, fill="#e6e6e6")
         for n, cells in enumerate(rows):
-            h = self._row_height(cells, columns, widths)
+            h, clip = self._measure(cells, columns, widths, False, key_bold)
             if self.y + h > self.bottom:
                 self.break_page()
                 if header:
-                    self._draw_row([c.title for c in columns], columns, widths, head_h, bold=True, fill="#e6e6e6")
+                    self._draw_row(titles, columns, widths, head_h, head_clip, bold=True, fill="#e6e6e6")
             fill = "#f5f5f5" if shade and n % 2 else None
-            self._draw_row(cells, columns, widths, h, bold=False, fill=fill, key_bold=key_bold)
+            self._draw_row(cells, columns, widths, h, clip, bold=False, fill=fill, key_bold=key_bold)
 
     def _cell_font(self, column: Column, bold: bool) -> QFont:
         if bold:
@@ -213,44 +222,94 @@ class _Flow:
         return self.f_small_mono if column.mono else self.f_small
 
     def _flags(self, column: Column) -> int:
-        wrap = Qt.TextWrapAnywhere if column.wrap_anywhere else Qt.TextWordWrap
-        return int((Qt.AlignRight if column.right else Qt.AlignLeft) | Qt.AlignTop | wrap)
+        flags = self._flag_cache.get(column)
+        if flags is None:
+            wrap = Qt.TextWrapAnywhere if column.wrap_anywhere else Qt.TextWordWrap
+            flags = self._flag_cache[column] = int((Qt.AlignRight if column.right else Qt.AlignLeft)
+                                                   | Qt.AlignTop | wrap)
+        return flags
 
-    def _row_height(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float],
-                    bold: bool = False) -> float:
-        best = 0.0
-        for text, column, w in zip(cells, columns, widths):
-            fm = self.fm(self._cell_font(column, bold))
+    def _widest(self, font: QFont) -> float:
+        """The widest printable ASCII glyph: len(text) times it bounds an ASCII text's width."""
+        key = id(font)
+        found = self._widest_cache.get(key)
+        if found is None:
+            fm = self.fm(font)
+            found = self._widest_cache[key] = max(fm.horizontalAdvance(chr(c)) for c in range(32, 127))
+        return found
+
+    def _measure(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], bold: bool,
+                 key_bold: bool) -> tuple[float, int]:
+        """(row height, bit masks: cells cut at MAX_CELL_LINES, and << 32 cells of several lines).
+
+        Cached across the counting and the drawing pass.
+        """
+        key = (id(columns), tuple(cells), bold, key_bold)
+        found = self.measure_cache.get(key)
+        if found is not None:
+            return found
+        best, clip, multi = 0.0, 0, 0
+        for k, (text, column, w) in enumerate(zip(cells, columns, widths)):
+            if not text:
+                continue
+            font = self.f_small_bold if (bold or (key_bold and k == 0)) else self._cell_font(column, False)
+            fm = self.fm(font)
             inner = w - 2 * PAD
             line = fm.height()
-            if fm.horizontalAdvance(text) <= inner and "\n" not in text:
+            # Most cells are short: a bound from the widest glyph spares measuring them.
+            if "\n" not in text and text.isascii() and len(text) * self._widest(font) <= inner:
                 h = line
             else:
-                h = min(fm.boundingRect(QRectF(0, 0, inner, 1e6), self._flags(column), text).height(),
-                        line * MAX_CELL_LINES)
+                h = fm.boundingRect(QRectF(0, 0, inner, 1e6), self._flags(column), text).height()
+                if h > line * MAX_CELL_LINES + 0.5:
+                    h = line * MAX_CELL_LINES
+                    clip |= 1 << k
+                if h > line + 0.5:
+                    multi |= 1 << k
             best = max(best, h)
-        return best + 2 * PAD
+        found = self.measure_cache[key] = (best + 2 * PAD, clip | (multi << 32))
+        return found
 
-    def _draw_row(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], h: float, *,
-                  bold: bool, fill: str | None, key_bold: bool = False) -> None:
+    def _draw_row(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], h: float, clip: int,
+                  *, bold: bool, fill: str | None, key_bold: bool = False) -> None:
         p = self.p
         if p is not None:
             x = self.left
+            total = sum(widths)
             if fill:
-                p.fillRect(QRectF(x, self.y, sum(widths), h), QColor(fill))
-            p.setPen(QPen(QColor("#bbbbbb"), 0.4))
-            p.drawLine(QPointF(x, self.y + h), QPointF(x + sum(widths), self.y + h))
+                p.fillRect(QRectF(x, self.y, total, h), self._colour(fill))
+            p.setPen(self._grid_pen)
+            p.drawLine(QPointF(x, self.y + h), QPointF(x + total, self.y + h))
+            p.setPen(self._text_pen)
+            current = None
             for k, (text, column, w) in enumerate(zip(cells, columns, widths)):
-                font = self.f_small_bold if (bold or (key_bold and k == 0)) else self._cell_font(column, False)
-                p.setFont(font)
-                p.setPen(QColor("#000000"))
-                rect = QRectF(x + PAD, self.y + PAD, w - 2 * PAD, h - 2 * PAD)
-                p.save()
-                p.setClipRect(rect.adjusted(0, 0, 0, 0.5))
-                p.drawText(rect, self._flags(column), text)
-                p.restore()
+                if text:
+                    font = self.f_small_bold if (bold or (key_bold and k == 0)) else self._cell_font(column, False)
+                    if font is not current:
+                        p.setFont(font)
+                        current = font
+                    rect = QRectF(x + PAD, self.y + PAD, w - 2 * PAD, h - 2 * PAD)
+                    if not clip & (1 << (k + 32)):
+                        # One line: the plain point overload skips text layout (faster by a quarter).
+                        fm = self.fm(font)
+                        left = rect.right() - fm.horizontalAdvance(text) if column.right else rect.left()
+                        p.drawText(QPointF(left, rect.top() + fm.ascent()), text)
+                    elif clip & (1 << k):  # only a cut cell pays for a clip
+                        p.save()
+                        p.setClipRect(rect.adjusted(0, 0, 0, 0.5))
+                        p.drawText(rect, self._flags(column), text)
+                        p.restore()
+                        current = None
+                    else:
+                        p.drawText(rect, self._flags(column), text)
                 x += w
         self.y += h
+
+    def _colour(self, name: str) -> QColor:
+        found = self._colours.get(name)
+        if found is None:
+            found = self._colours[name] = QColor(name)
+        return found
 
     def timeline(self) -> None:
         t = self.report.summary.timeline
@@ -359,10 +418,21 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
         flow.table([Column("Bookmark", 50), Column("Position", 70, right=True), Column("Recorded at", 130, mono=True),
                     Column("Note", 532)],
                    [[f"[{k}]", f"{a.position:,}", a.recorded_at, a.note] for k, a in enumerate(report.annotations, 1)])
-    if s.streams:
+    if len(s.streams) > DETAILED_STREAMS:
+        flow.heading("What changed in the range, per stream")
+        flow.table([Column("Stream", 200, wrap_anywhere=True), Column("Versions", 60),
+                    Column("Changed fields (at the end of the range)", 522)],
+                   [[f"{st.name} ({st.stream_id})" if st.name else st.stream_id,
+                     f"{st.start_version} → {st.end_version}", "; ".join(c.text() for c in st.changes) or "no change"]
+                    for st in s.streams])
+        if s.streams_changed > len(s.streams):
+            flow.paragraph(f"… {s.streams_changed:,} streams changed in all; the first {len(s.streams)} are shown.",
+                           flow.f_small)
+    elif s.streams:
         flow.heading("State at the start and the end of the range")
         for stream in s.streams:
             title = f"{stream.name} ({stream.stream_id})" if stream.name else stream.stream_id
+            flow.y += 5
             flow.paragraph(f"{title} · version {stream.start_version} → {stream.end_version}", flow.f_bold)
             if stream.changes:
                 flow.table([Column("Field", 160), Column("At the start", 311), Column("At the end", 311)],
@@ -388,8 +458,10 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
             flow.paragraph(body, flow.f_small_mono, "#222222")
 
 
-def count_pages(report: Report, entries: Sequence[ReportEntry], device: QPaintDevice) -> int:
-    flow = _Flow(device, None, report, total_pages=0, new_page=lambda: None)
+def count_pages(report: Report, entries: Sequence[ReportEntry], device: QPaintDevice,
+                measure_cache: dict[Any, tuple[float, int]] | None = None) -> int:
+    """Lay the document out without drawing; the measurements are kept in `measure_cache`."""
+    flow = _Flow(device, None, report, total_pages=0, new_page=lambda: None, measure_cache=measure_cache)
     _compose(flow, report, entries)
     return flow.page
 
@@ -405,12 +477,13 @@ def write_pdf(report: Report, entries: Sequence[ReportEntry], path: str, *, pdf_
                                      QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point))
     writer.setTitle(report.header.title)
     writer.setCreator(f"Event Explorer {report.header.app_version}")
-    pages = count_pages(report, entries, writer)
+    cache: dict[Any, tuple[float, int]] = {}
+    pages = count_pages(report, entries, writer, cache)
     painter = QPainter()
     if not painter.begin(writer):
         raise OSError(f"{path}: cannot write the PDF")
     try:
-        flow = _Flow(writer, painter, report, total_pages=pages, new_page=writer.newPage)
+        flow = _Flow(writer, painter, report, total_pages=pages, new_page=writer.newPage, measure_cache=cache)
         _compose(flow, report, entries)
     finally:
         painter.end()
