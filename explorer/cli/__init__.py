@@ -11,8 +11,11 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+import apsw
+
 from explorer import __version__
 from explorer.cli.common import CliError, Exit
+from explorer.store.errors import StoreError
 
 # Each module has register(subparsers) that adds its sub-commands. Add new modules here.
 COMMAND_MODULES = (
@@ -55,6 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code
     except Exit as exc:
         return exc.code
+    except StoreError as exc:  # e.g. a write refused (read-only, locked) after the store opened
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except apsw.Error as exc:  # a page damaged after the header checks passed: one line, no traceback
+        damaged = isinstance(exc, apsw.CorruptError | apsw.NotADBError)
+        reason = "the store file is damaged" if damaged else "SQLite could not read the store"
+        print(f"error: {reason} ({str(exc).split(': ', 1)[-1]}); nothing was written", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

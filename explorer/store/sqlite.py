@@ -650,6 +650,12 @@ class SQLiteEventStore:
 
     def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyResult:
         """Run SQLite's integrity_check, then recompute the chain; name the first bad position."""
+        try:
+            return self._verify(progress)
+        except (apsw.CorruptError, apsw.NotADBError) as exc:  # too damaged for integrity_check to finish
+            return VerifyResult(False, 0, "", None, f"SQLite integrity_check failed: {_sqlite_message(exc)}")
+
+    def _verify(self, progress: Callable[[int, int], None] | None) -> VerifyResult:
         problems = [r[0] for r in self._db.execute("PRAGMA integrity_check")]
         if problems != ["ok"]:
             return VerifyResult(False, 0, "", None, "SQLite integrity_check failed: " + "; ".join(problems[:3]))

@@ -345,3 +345,16 @@ def test_a_malformed_json_row_is_reported_and_the_rest_stays_readable(copy: Path
     assert state[0] == 0 and json.loads(state[1])["status"] in ("active", "decommissioned")
     assert verify[0] == 1 and f"position {bad}" in verify[2]
     assert copy.read_bytes() == before
+
+
+def test_damaged_pages_inside_a_store(copy: Path) -> None:
+    """The header is fine, pages in the middle are not: reads fail in one line, verify says so."""
+    data = bytearray(copy.read_bytes())
+    pages = len(data) // 4096
+    for page in range(pages // 2, pages // 2 + 3):
+        data[page * 4096:(page + 1) * 4096] = b"\x5a" * 4096
+    copy.write_bytes(bytes(data))
+    events, verify = run_cli_batch([["events", str(copy), "--json"], ["verify", str(copy)]])
+    assert events[0] == 2 and events[2].startswith("error: the store file is damaged") and events[2].count("\n") == 1
+    assert verify[0] == 1 and "integrity_check failed" in verify[2]
+    assert copy.read_bytes() == bytes(data)
