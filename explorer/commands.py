@@ -113,11 +113,24 @@ def load(
     *,
     stream_type: str = device.STREAM_TYPE,
     timetravel: TimeTravel | None = None,
+    cache: dict[str, Loaded] | None = None,
 ) -> Loaded:
-    """The stream's state at its current version (from the nearest snapshot with `timetravel`)."""
+    """The stream's state at its current version.
+
+    With `timetravel`, it starts from the nearest snapshot; with `cache` (a writer's own dict of
+    states it loaded before), it folds only the events appended since: a stream only grows.
+    """
     info = store.stream_info(stream_id)
     if info is None:
         return Loaded(stream_id, stream_type, 0, pack_for(stream_type).decider.initial_state())
+    cached = cache.get(stream_id) if cache is not None else None
+    if cached is not None and 0 < cached.version <= info.version and cached.stream_type == info.stream_type:
+        decider = pack_for(info.stream_type).decider
+        state = decider.fold_data(store.read_stream_data(stream_id, cached.version + 1, info.version),  # type: ignore[attr-defined]
+                                  cached.state)
+        loaded = Loaded(stream_id, info.stream_type, info.version, state)
+        cache[stream_id] = loaded  # type: ignore[index]
+        return loaded
     if timetravel is not None:
         at = timetravel.state_at(stream_id, version=info.version)
         return Loaded(stream_id, info.stream_type, at.version, at.state)
@@ -125,7 +138,10 @@ def load(
     # Read exactly up to the version just seen, so version and state always belong together.
     state = decider.fold_data(store.read_stream_data(stream_id, 1, info.version),  # type: ignore[attr-defined]
                               decider.initial_state())
-    return Loaded(stream_id, info.stream_type, info.version, state)
+    loaded = Loaded(stream_id, info.stream_type, info.version, state)
+    if cache is not None:
+        cache[stream_id] = loaded
+    return loaded
 
 
 # -- cross-stream facts --------------------------------------------------------------------------
@@ -242,6 +258,7 @@ def handle(
     retries: int = 0,
     stream_type: str = device.STREAM_TYPE,
     timetravel: TimeTravel | None = None,
+    cache: dict[str, Loaded] | None = None,
 ) -> Recorded:
     """Load fresh state, fill in facts, decide, append; return the positions taken.
 
@@ -249,7 +266,7 @@ def handle(
     just loaded). Raises DomainError when the fresh state rejects the command, and
     ConcurrencyError when another writer appended first and `retries` re-decisions on the fresh
     state did not get the events in. A retry re-decides, so a command that is no longer valid is
-    rejected, never recorded blindly.
+    rejected, never recorded blindly. `cache`: see `load` (a long-running writer's speed-up).
     """
     if retries < 0:
         raise ValueError("retries must be >= 0")
@@ -260,7 +277,7 @@ def handle(
     attempt = 0
     while True:
         attempt += 1
-        loaded = load(store, stream_id, stream_type=stream_type, timetravel=timetravel)
+        loaded = load(store, stream_id, stream_type=stream_type, timetravel=timetravel, cache=cache)
         if not pack_for(loaded.stream_type).commands:
             raise DomainError(f"a {loaded.stream_type} stream takes no commands in Event Explorer")
         decided = with_facts(store, command)

@@ -164,3 +164,17 @@ def test_preview_equals_the_recorded_outcome(tmp_path_factory: pytest.TempPathFa
             assert [(e.type, e.data) for e in stored] == [(e.type, e.data) for e in expected.events]
             assert commands.load(store, stream_id).state == expected.state_after
             assert recorded.version == base.version + len(expected.events)
+
+
+def test_a_writer_cache_folds_only_new_events_and_stays_correct(store: SQLiteEventStore) -> None:
+    register(store, A), register(store, B)
+    cache: dict[str, commands.Loaded] = {}
+    commands.handle(store, dev.device_stream(A), dev.RenameDevice("one"), cache=cache)
+    other = store.clone()
+    commands.handle(other, dev.device_stream(A), dev.ConnectDevice(B))  # the cache did not see this
+    commands.handle(store, dev.device_stream(A), dev.RenameDevice("two"), cache=cache)
+    assert cache[dev.device_stream(A)].version == 3  # loaded at 3, before the append that made 4
+    fresh = commands.load(store, dev.device_stream(A))
+    assert commands.load(store, dev.device_stream(A), cache=cache) == fresh
+    assert fresh.state["peers"] == [B] and fresh.state["name"] == "two" and fresh.version == 4
+    other.close()

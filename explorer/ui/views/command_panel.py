@@ -95,15 +95,20 @@ class Base:
     new: bool = False
 
 
+def _read_database(store: SQLiteEventStore) -> ReadDatabase | None:
+    """The store's read database (snapshots), or None when it cannot be opened."""
+    try:
+        return ReadDatabase.for_store(store.store_id)
+    except Exception:  # noqa: BLE001 - snapshots only save time; fold without them
+        log.warning("no read database for %s; folding from the first event", store.path, exc_info=True)
+        return None
+
+
 def _load_job(store: SQLiteEventStore, stream_id: str) -> Callable[..., Base]:
     def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> Base:
         clone = store.clone()
-        readdb = None
+        readdb = _read_database(clone)
         try:
-            try:
-                readdb = ReadDatabase.for_store(clone.store_id)
-            except Exception:  # noqa: BLE001 - snapshots only save time; fold without them
-                readdb = None
             tt = TimeTravel(clone, readdb) if readdb is not None else None
             loaded = commands.load(clone, stream_id, timetravel=tt)
             return Base(stream_id, loaded.stream_type, loaded.version, loaded.state)
@@ -671,15 +676,29 @@ class CommandPanel(QWidget):
         if base.new:
             self.context.select_stream(stream_id)  # the client made the id: go to the device at once
 
-        def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> commands.Recorded:
+        def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> Any:
             clone = store.clone()
+            readdb = _read_database(clone)
             try:
+                # Snapshots make "load fresh state" cheap on long streams.
+                tt = TimeTravel(clone, readdb) if readdb is not None else None
                 return commands.handle(clone, stream_id, command, expected_version=expected, actor=actor,
-                                       command_id=command_id, retries=retries, stream_type=base.stream_type)
+                                       command_id=command_id, retries=retries, stream_type=base.stream_type,
+                                       timetravel=tt)
+            except (DomainError, ConcurrencyError) as exc:
+                return exc  # expected outcomes, not failures of the job (no traceback in the log)
             finally:
                 clone.close()
+                if readdb is not None:
+                    readdb.close()
 
-        self._start(job, "submit command", self._on_recorded, self._on_submit_failed)
+        self._start(job, "submit command", self._on_submitted, self._on_submit_failed)
+
+    def _on_submitted(self, outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            self._on_submit_failed(outcome)
+        else:
+            self._on_recorded(outcome)
 
     def _on_recorded(self, recorded: commands.Recorded) -> None:
         self._submitting = False
