@@ -13,6 +13,12 @@ from explorer.store.sqlite import SQLiteEventStore
 from tests.helpers.stores import make_demo
 
 
+@pytest.fixture(autouse=True)
+def _widgets_application(qapp: object) -> None:
+    """PDF rendering makes a bare QGuiApplication when none exists; in one pytest process the
+    UI tests later need a QApplication, so the report tests start pytest-qt's one first."""
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSummary]:
     path = tmp_path_factory.mktemp("reports") / "demo.evstore"
