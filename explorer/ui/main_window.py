@@ -60,12 +60,12 @@ CORE_VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec("overview", "Overview", "explorer.ui.views.overview:OverviewView", "center", "Ctrl+1"),
     ViewSpec("events", "Events", "explorer.ui.views.events:EventsView", "center", "Ctrl+2"),
 )
-DETAIL_VIEW = ViewSpec("detail", "Event detail", "explorer.ui.views.detail:EventDetail", "center", "Ctrl+D")
+DETAIL_VIEW = ViewSpec("detail", "Event detail", "explorer.ui.views.detail:EventDetail", "center")
 
 # Keys handled by widgets rather than menu actions; listed in Help -> Shortcuts as well.
 EXTRA_SHORTCUTS: list[tuple[str, str]] = [
-    ("Left / Right", "Step the as-of cursor one event back / forward (timeline)"),
-    ("Home / End", "Jump the cursor to the first / last event (timeline)"),
+    ("Left / Right", "Step the as-of cursor one event back / forward (when the timeline has focus)"),
+    ("Home / End", "Jump the cursor to the first / last event (when the timeline has focus)"),
     ("Ctrl+C", "Copy the selected text or JSON (event detail)"),
 ]
 
@@ -551,6 +551,7 @@ class MainWindow(QMainWindow):
             docks = [d for k, d in self.docks.items() if self.dockWidgetArea(d) == AREAS[area]]
             if docks:
                 self.resizeDocks(docks, [width] * len(docks), Qt.Orientation.Horizontal)
+                docks[0].raise_()  # the first registered view of a tab group is shown on top
         bottom = [d for d in self.docks.values() if self.dockWidgetArea(d) == AREAS["bottom"]]
         if bottom:
             self.resizeDocks(bottom, [line * 14] * len(bottom), Qt.Orientation.Vertical)

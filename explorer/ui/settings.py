@@ -97,7 +97,7 @@ class Settings:
     """
 
     def __init__(self, *, path: Path | None = None) -> None:
-        self.path = path if path is not None else paths.config_dir() / "settings.ini"
+        self.path = Path(path) if path is not None else paths.config_dir() / "settings.ini"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
 

@@ -226,6 +226,13 @@ def test_help_lists_shortcuts_and_about_names_versions(qtbot: QtBot, window: tup
     assert kind == "info" and "SQLite" in text and "Qt" in text and str(win.settings.path) in text
 
 
+def test_no_two_actions_share_a_shortcut(window: tuple[MainWindow, Dialogs]) -> None:
+    """Qt fires neither of two actions with the same keys ("ambiguous shortcut")."""
+    win, _dialogs = window
+    keys = [k for k, _text in win.shortcut_table()]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+
+
 def test_dropping_a_file_opens_it(qtbot: QtBot, window: tuple[MainWindow, Dialogs], demo_file: Path) -> None:
     win, _dialogs = window
     mime = QMimeData()

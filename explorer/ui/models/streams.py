@@ -320,7 +320,8 @@ class StreamTreeModel(QAbstractItemModel):
             if index.column() == 1:
                 return f"{info.version:,}"
             name = self.names.get(info.stream_id)
-            return f"{name}  ·  {info.stream_id}" if name else info.stream_id
+            # The name first (people know devices by name), then enough of the id to tell apart.
+            return f"{name}  ({info.stream_id[:15]}…)" if name else info.stream_id
         if role == Qt.ItemDataRole.ToolTipRole:
             name = self.names.get(info.stream_id)
             return (f"{name + chr(10) if name else ''}{info.stream_id}\n{info.stream_type}, {info.version:,} events, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from explorer.store.sqlite import SQLiteEventStore
@@ -77,7 +78,8 @@ def test_device_names_label_streams_and_filter_finds_names(qtbot: QtBot, demo_fi
     first = model.index(0, 0, model.index(0, 0))
     sid = first.data(STREAM_ID_ROLE)
     name = model.names[sid]
-    assert first.data() == f"{name}  ·  {sid}"
+    assert first.data() == f"{name}  ({sid[:15]}…)"
+    assert sid in first.data(Qt.ItemDataRole.ToolTipRole)
 
     with qtbot.waitSignal(model.types_loaded, timeout=10_000):
         model.set_filter(name)
