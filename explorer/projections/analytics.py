@@ -5,11 +5,12 @@ Definitions (all times UTC, calls by the time the device says they occurred):
 - night: a call whose occurred_at hour is 00:00-05:59.
 - unknown number: a number the device had not exchanged any call with before this call (its usual
   contacts are the numbers it has already called or been called by).
-- burst: the most connections the device opened within one clock hour (by recorded time).
+- burst: the most connections the device opened within any 60 minutes (by recorded time).
 - suspicious score (0-3) = night + unknown + burst, each 0-1:
-  night = how far the device's night share exceeds the typical (median) device's, scaled to 0-1;
-  unknown = the same for its unknown-number share; both need at least MIN_CALLS calls;
-  burst = (burst - 3) / 7 clamped to 0-1 (ten or more connections in one hour score 1).
+  night = how far the device's night share exceeds the typical (median) device's, in percentage
+  points / 30 (30 points above typical scores 1); unknown = the same for its unknown-number share;
+  both need at least MIN_CALLS calls;
+  burst = (burst - 3) / 5 clamped to 0-1 (eight or more connections within an hour score 1).
 
 Every call and connection is one row carrying the device's running totals, so a device's totals as
 of P are one index seek (the last row at or before P) and the hourly series one index range.
@@ -18,6 +19,7 @@ of P are one index seek (the last row at or before P) and the hourly series one 
 from __future__ import annotations
 
 import statistics
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +36,8 @@ from explorer.store.sqlite import to_us
 NIGHT_HOURS = range(0, 6)
 MIN_CALLS = 5
 BURST_FREE = 3
-BURST_FULL = 10
+BURST_FULL = 8
+FULL_EXCESS = 0.30  # a share this far above the typical device's scores 1
 CALL, CONNECT = 0, 1
 
 _CUM = ("cum_calls", "cum_in", "cum_out", "cum_unknown", "cum_night", "cum_connects", "burst")
@@ -67,11 +70,14 @@ def _hour_of(occurred_at: Any, fallback_us: int) -> int:
     return fallback_us // 3_600_000_000
 
 
-class _DeviceTotals:
-    __slots__ = ("key", "cum", "numbers", "hour", "in_hour")
+HOUR_US = 3_600_000_000
 
-    def __init__(self, key: int, cum: list[int], numbers: set[str], hour: int, in_hour: int) -> None:
-        self.key, self.cum, self.numbers, self.hour, self.in_hour = key, cum, numbers, hour, in_hour
+
+class _DeviceTotals:
+    __slots__ = ("key", "cum", "numbers", "recent")
+
+    def __init__(self, key: int, cum: list[int], numbers: set[str], recent: deque[int]) -> None:
+        self.key, self.cum, self.numbers, self.recent = key, cum, numbers, recent
 
 
 class CallAnalytics(Projection):
@@ -79,7 +85,7 @@ class CallAnalytics(Projection):
 
     name = "analytics"
     title = "Call analytics"
-    version = 1
+    version = 2
     event_types = (dev.CALL_REPORTED, dev.DEVICE_CONNECTED)
     tables = ("devices", "activity", "numbers")
 
@@ -94,7 +100,7 @@ class CallAnalytics(Projection):
             CREATE TABLE IF NOT EXISTS {p}activity (
                 position INTEGER PRIMARY KEY, device_key INTEGER NOT NULL, hour INTEGER NOT NULL,
                 kind INTEGER NOT NULL, direction TEXT, unknown INTEGER NOT NULL, night INTEGER NOT NULL,
-                in_hour INTEGER NOT NULL, {', '.join(c + ' INTEGER NOT NULL' for c in _CUM)});
+                in_hour INTEGER NOT NULL, at_us INTEGER NOT NULL, {', '.join(c + ' INTEGER NOT NULL' for c in _CUM)});
             CREATE INDEX IF NOT EXISTS {p}activity_device ON {p}activity (device_key, position);
             CREATE TABLE IF NOT EXISTS {p}numbers (
                 device_key INTEGER NOT NULL, number TEXT NOT NULL, PRIMARY KEY (device_key, number)) WITHOUT ROWID;
@@ -108,16 +114,18 @@ class CallAnalytics(Projection):
         row = tx.execute(f"SELECT device_key FROM {p}devices WHERE stream_id = ?", (stream_id,)).fetchone()
         if row is None:
             tx.execute(f"INSERT INTO {p}devices (stream_id) VALUES (?)", (stream_id,))
-            totals = _DeviceTotals(tx.last_insert_rowid(), [0] * len(_CUM), set(), -1, 0)
+            totals = _DeviceTotals(tx.last_insert_rowid(), [0] * len(_CUM), set(), deque())
         else:
             key = row[0]
             last = tx.execute(f"SELECT {', '.join(_CUM)} FROM {p}activity WHERE device_key = ?"
                               " ORDER BY position DESC LIMIT 1", (key,)).fetchone()
-            conn = tx.execute(f"SELECT hour, in_hour FROM {p}activity WHERE device_key = ? AND kind = {CONNECT}"
-                              " ORDER BY position DESC LIMIT 1", (key,)).fetchone()
+            # The connections of the last hour before its newest one: the sliding burst window.
+            recent = deque(r[0] for r in tx.execute(
+                f"SELECT at_us FROM {p}activity WHERE device_key = ?1 AND kind = {CONNECT} AND at_us >"
+                f" (SELECT max(at_us) FROM {p}activity WHERE device_key = ?1 AND kind = {CONNECT}) - {HOUR_US}"
+                " ORDER BY position", (key,)))
             numbers = {r[0] for r in tx.execute(f"SELECT number FROM {p}numbers WHERE device_key = ?", (key,))}
-            totals = _DeviceTotals(key, list(last) if last else [0] * len(_CUM), numbers,
-                                   conn[0] if conn else -1, conn[1] if conn else 0)
+            totals = _DeviceTotals(key, list(last) if last else [0] * len(_CUM), numbers, recent)
         self._devices[stream_id] = totals
         return totals
 
@@ -142,16 +150,19 @@ class CallAnalytics(Projection):
                 cum[1 if direction == "in" else 2] += 1
                 cum[3] += unknown
                 cum[4] += night
-                rows.append((event.position, totals.key, hour, CALL, direction, int(unknown), int(night), 0, *cum))
+                rows.append((event.position, totals.key, hour, CALL, direction, int(unknown), int(night), 0, 0, *cum))
             else:
-                hour = to_us(event.recorded_at) // 3_600_000_000
-                totals.in_hour = totals.in_hour + 1 if hour == totals.hour else 1
-                totals.hour = hour
+                at_us = to_us(event.recorded_at)
+                recent = totals.recent
+                recent.append(at_us)
+                while recent[0] <= at_us - HOUR_US:
+                    recent.popleft()
                 cum[5] += 1
-                cum[6] = max(cum[6], totals.in_hour)
-                rows.append((event.position, totals.key, hour, CONNECT, None, 0, 0, totals.in_hour, *cum))
+                cum[6] = max(cum[6], len(recent))
+                rows.append((event.position, totals.key, at_us // HOUR_US, CONNECT, None, 0, 0, len(recent), at_us,
+                             *cum))
         if rows:
-            tx.executemany(f"INSERT INTO {p}activity VALUES ({', '.join('?' * (8 + len(_CUM)))})", rows)
+            tx.executemany(f"INSERT INTO {p}activity VALUES ({', '.join('?' * (9 + len(_CUM)))})", rows)
         if new_numbers:
             tx.executemany(f"INSERT OR IGNORE INTO {p}numbers VALUES (?, ?)", new_numbers)
 
@@ -221,11 +232,11 @@ def activity_at(readdb: ReadDatabase, position: int | None = None) -> list[Devic
         reasons = []
         ns = us = 0.0
         if calls >= MIN_CALLS:
-            ns = _clamp((night_share - base_night) / max(1e-9, 1 - base_night))
-            us = _clamp((unknown_share - base_unknown) / max(1e-9, 1 - base_unknown))
-            if ns > 0.2:
+            ns = _clamp((night_share - base_night) / FULL_EXCESS)
+            us = _clamp((unknown_share - base_unknown) / FULL_EXCESS)
+            if ns >= 0.5:
                 reasons.append(f"{night_share:.0%} of its calls at night (typical {base_night:.0%})")
-            if us > 0.2:
+            if us >= 0.5:
                 reasons.append(f"{unknown_share:.0%} of its calls with unknown numbers (typical {base_unknown:.0%})")
         bs = _clamp((burst - BURST_FREE) / (BURST_FULL - BURST_FREE))
         if bs > 0:

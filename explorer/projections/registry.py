@@ -64,7 +64,7 @@ class DeviceRegistry(Projection):
 
     name = "registry"
     title = "Device registry"
-    version = 1
+    version = 2
     event_types = dev.EVENT_TYPES
     tables = ("devices", "registry", "peers", "names")
 
@@ -113,8 +113,7 @@ class DeviceRegistry(Projection):
         closes: list[tuple[int, int, int]] = []  # (valid_to, key, valid_from) of rows open before the batch
         inserts: list[list[Any]] = []
         open_index: dict[int, int] = {}  # key -> index in inserts of its newest row in this batch
-        peer_adds: list[tuple[int, str]] = []
-        peer_drops: list[tuple[int, str]] = []
+        peer_changes: dict[tuple[int, str], bool] = {}  # net effect of the batch: connected or not
         names: list[tuple[str, int]] = []
         for event in batch:
             sid = event.stream_id
@@ -139,12 +138,12 @@ class DeviceRegistry(Projection):
                 peer = data["peer_id"]
                 if peer not in peers:
                     peers = peers | {peer}
-                    peer_adds.append((key, peer))
+                    peer_changes[(key, peer)] = True
             elif etype == dev.DEVICE_DISCONNECTED:
                 peer = data["peer_id"]
                 if peer in peers:
                     peers = peers - {peer}
-                    peer_drops.append((key, peer))
+                    peer_changes[(key, peer)] = False
             elif etype == dev.DEVICE_DECOMMISSIONED:
                 row[3] = "decommissioned"
             else:
@@ -163,10 +162,10 @@ class DeviceRegistry(Projection):
             tx.executemany(f"UPDATE {p}registry SET valid_to = ? WHERE device_key = ? AND valid_from = ?", closes)
         if inserts:
             tx.executemany(f"INSERT INTO {p}registry VALUES ({', '.join('?' * (3 + len(_FIELDS)))})", inserts)
-        if peer_adds:
-            tx.executemany(f"INSERT OR IGNORE INTO {p}peers VALUES (?, ?)", peer_adds)
-        if peer_drops:
-            tx.executemany(f"DELETE FROM {p}peers WHERE device_key = ? AND peer_id = ?", peer_drops)
+        if peer_changes:
+            tx.executemany(f"INSERT OR IGNORE INTO {p}peers VALUES (?, ?)", [k for k, on in peer_changes.items() if on])
+            tx.executemany(f"DELETE FROM {p}peers WHERE device_key = ? AND peer_id = ?",
+                           [k for k, on in peer_changes.items() if not on])
         if names:
             tx.executemany(f"INSERT OR IGNORE INTO {p}names VALUES (?, ?)", names)
 

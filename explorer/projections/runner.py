@@ -89,6 +89,12 @@ class Projection:
     def drop(self, tx: apsw.Connection) -> None:
         for table in self.tables:
             tx.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+        # Whatever is left under the prefix (e.g. the content table SQLite 3.54 keeps after dropping
+        # an FTS5 table made with contentless_unindexed=1) goes too: nothing of a dropped generation stays.
+        pattern = self.prefix.replace("_", "\\_") + "%"
+        for (table,) in tx.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '\\'",
+                                   (pattern,)).fetchall():
+            tx.execute(f'DROP TABLE IF EXISTS "{table}"')
 
 
 def prefix_of(name: str, generation: int) -> str:
@@ -385,7 +391,7 @@ class ProjectionRunner:
                         continue
                     wanted = types[g.projection.name]
                     todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
-                    self._apply(g, todo, last.position, last_us)
+                    self._apply(g, todo, batch, last_us)
             read += len(batch)
             elapsed = time.perf_counter() - started
             rate = read / elapsed if elapsed > 0 else 0.0
@@ -400,8 +406,10 @@ class ProjectionRunner:
         self._swap_finished(gens, self.store.head().position)
         return read
 
-    def _apply(self, g: _Generation, todo: list[RecordedEvent], last_position: int, last_us: int | None) -> None:
+    def _apply(self, g: _Generation, todo: list[RecordedEvent], batch: list[RecordedEvent],
+               last_us: int | None) -> None:
         db = self.readdb.db
+        last_position = batch[-1].position
         try:
             with db:  # a savepoint: a failure undoes only this projection's part of the batch
                 if todo:
@@ -419,6 +427,12 @@ class ProjectionRunner:
                 g.checkpoint = event.position
             except Exception as exc:  # noqa: BLE001 - recorded and shown; other projections go on
                 g.projection.discard_caches()
+                # Everything before the failing event is applied (events it does not handle included).
+                before = event.position - 1
+                if before > g.checkpoint:
+                    prior = batch[before - batch[0].position]
+                    self._save_checkpoint(g, before, _us(prior.recorded_at))
+                    g.checkpoint = before
                 log.warning("projection %s failed at position %s", g.projection.name, event.position,
                             exc_info=True)
                 db.execute(

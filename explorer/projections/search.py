@@ -47,13 +47,14 @@ class SearchIndex(Projection):
 
     name = "search"
     title = "Full-text search"
-    version = 1
+    version = 2
     event_types = dev.EVENT_TYPES
     tables = ("devices", "device_text", "event_text")
 
     def __init__(self, *, prefix: str) -> None:
         super().__init__(prefix=prefix)
         self._names: dict[str, tuple[int, str]] = {}  # stream id -> (key, name)
+        self._tx: apsw.Connection | None = None
 
     def setup(self, tx: apsw.Connection) -> None:
         p = self.prefix
@@ -85,12 +86,20 @@ class SearchIndex(Projection):
 
     def _name_of(self, stream_id: str) -> str:
         found = self._names.get(stream_id)
+        if found is None and self._tx is not None:
+            # Not cached (e.g. after a restart): the table knows every device seen so far. Unseen
+            # devices are not added here, so device keys stay the same however runs are split.
+            row = self._tx.execute(f"SELECT device_key, name FROM {self.prefix}devices WHERE stream_id = ?",
+                                   (stream_id,)).fetchone()
+            if row is not None:
+                found = self._names[stream_id] = (row[0], row[1])
         return found[1] if found else ""
 
     def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
         p = self.prefix
         rows: list[tuple[int, str, str, str]] = []
         describe, name_of = dev.describe, self._name_of
+        self._tx = tx
         for event in batch:
             sid, etype, data = event.stream_id, event.type, event.data
             key, _old = self._device(tx, sid)

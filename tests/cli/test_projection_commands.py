@@ -1,0 +1,124 @@
+"""`project`, `graph` and `search`: output, JSON, exit codes, read-only stores, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from explorer.cli import main
+from explorer.demo import DemoSummary
+from explorer.projections import graph as graph_model
+from explorer.projections import runner_for
+from explorer.store.sqlite import SQLiteEventStore
+from tests.helpers.stores import make_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSummary]:
+    path = tmp_path_factory.mktemp("cli-proj") / "demo.evstore"
+    return path, make_demo(path, devices=20, events=1500, seed=9)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_project_builds_and_shows_every_read_model(demo: tuple[Path, DemoSummary],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(demo[0])
+    code, out, _ = run(capsys, "project", path, "--status-only", "--json")
+    assert code == 0
+    assert {m["state"] for m in json.loads(out)["read_models"]} == {"not built"}
+    code, out, _ = run(capsys, "project", path)
+    assert code == 0
+    for name in ("registry", "search", "graph", "analytics"):
+        assert name in out
+    code, out, _ = run(capsys, "project", path, "--json")
+    report = json.loads(out)
+    assert all(m["state"] == "live" and m["lag_events"] == 0 and m["checkpoint"] == demo[1].events
+               for m in report["read_models"])
+    assert Path(report["read_database"]).is_relative_to(Path(os.environ["EXPLORER_CACHE_DIR"]))
+
+
+def test_project_rebuild_one_or_all(demo: tuple[Path, DemoSummary], capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(demo[0])
+    run(capsys, "project", path)
+    code, out, _ = run(capsys, "project", path, "--rebuild", "graph", "--json")
+    assert code == 0 and all(m["state"] == "live" for m in json.loads(out)["read_models"])
+    code, _, _ = run(capsys, "project", path, "--rebuild")
+    assert code == 0
+    code, _, err = run(capsys, "project", path, "--rebuild", "nonsense")
+    assert code == 2 and err.startswith("error: no read model named 'nonsense'")
+
+
+def test_project_works_on_a_read_only_store(demo: tuple[Path, DemoSummary], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    copy = folder / "demo.evstore"
+    copy.write_bytes(demo[0].read_bytes())
+    before = copy.read_bytes()
+    copy.chmod(stat.S_IRUSR)
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        code, out, _ = run(capsys, "project", str(copy), "--json")
+        assert code == 0 and all(m["state"] == "live" for m in json.loads(out)["read_models"])
+        assert copy.read_bytes() == before
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+def test_graph_summary_connected_to_and_path(demo: tuple[Path, DemoSummary],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path, summary = str(demo[0]), demo[1]
+    code, out, _ = run(capsys, "graph", path, "--json")
+    assert code == 0
+    report = json.loads(out)
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    g = graph_model.graph_at(runner_for(store).readdb, summary.events)
+    assert report["edges"] == len(g.edges) and report["nodes"] == len(g.nodes)
+
+    code, out, _ = run(capsys, "graph", path, "--at-position", "200", "--json")
+    assert json.loads(out)["position"] == 200
+    code, out, _ = run(capsys, "graph", path, "--connected-to", "burst-gateway", "--json")
+    connected = {d["stream_id"] for d in json.loads(out)["connected"]}
+    assert connected == graph_model.connected_to(g, summary.burst_device)
+    code, out, _ = run(capsys, "graph", path, "--path", "night-caller", summary.burst_device.removeprefix("device-"))
+    assert code == 0 and "night-caller" in out and "burst-gateway" in out and "->" in out
+    code, out, _ = run(capsys, "graph", path, "--at-time", "2026-09-30T00:00:00Z")
+    assert code == 0 and "as of position 0" in out
+
+
+def test_graph_bad_input(demo: tuple[Path, DemoSummary], capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(demo[0])
+    code, _, err = run(capsys, "graph", path, "--connected-to", "nobody-at-all")
+    assert code == 2 and err == "error: no device has the stream id, device id or name 'nobody-at-all'\n"
+    code, _, err = run(capsys, "graph", path, "--at-position", "999999")
+    assert code == 2 and "outside the store" in err
+    code, _, err = run(capsys, "graph", path, "--at-time", "yesterday")
+    assert code == 2 and "ISO 8601" in err
+    code, _, err = run(capsys, "graph", str(demo[0].parent / "missing.evstore"))
+    assert code == 2 and err.startswith("error:") and "Traceback" not in err
+
+
+def test_search(demo: tuple[Path, DemoSummary], capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(demo[0])
+    code, out, _ = run(capsys, "search", path, "night-c", "--json")
+    hits = json.loads(out)["hits"]
+    assert code == 0 and hits[0] == {"kind": "device", "stream_id": demo[1].night_caller,
+                                      "position": hits[0]["position"], "text": hits[0]["text"]}
+    code, out, _ = run(capsys, "search", path, "burst")
+    assert code == 0 and "burst-gateway" in out
+    code, out, _ = run(capsys, "search", path, "qqqzzz")
+    assert code == 1 and "nothing matches" in out
+    code, _, err = run(capsys, "search", path, "  ")
+    assert code == 2 and "give some text" in err

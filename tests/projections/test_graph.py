@@ -1,0 +1,85 @@
+"""Graph read model and queries: a fold oracle, hand-checked fixtures, and networkx on random graphs."""
+
+from __future__ import annotations
+
+import random
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from explorer.projections.graph import GraphAt, all_edges, all_nodes, components, connected_to, graph_at, path
+from explorer.projections.layout import force_layout
+from explorer.projections.runner import ProjectionRunner
+from tests.helpers.folds import graph_fold
+
+
+@pytest.fixture(scope="module")
+def events(built: ProjectionRunner) -> list:
+    return list(built.store.read_all())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fraction=st.floats(min_value=0, max_value=1))
+def test_graph_as_of_any_position_equals_a_fold(built: ProjectionRunner, events: list, fraction: float) -> None:
+    position = round(fraction * len(events))
+    nodes, edges = graph_fold(events, position)
+    g = graph_at(built.readdb, position)
+    assert set(g.nodes) == nodes
+    assert sorted(g.edges) == sorted(edges)  # no duplicates either
+
+
+def test_layout_knows_every_node_ever_seen_and_is_deterministic(built: ProjectionRunner) -> None:
+    nodes, edges = all_nodes(built.readdb), all_edges(built.readdb)
+    first = force_layout(nodes, edges, iterations=10)
+    assert set(first) == set(nodes)
+    assert force_layout(list(reversed(nodes)), edges, iterations=10) == first
+    assert all(-1.0 <= x <= 1.0 and -1.0 <= y <= 1.0 for x, y in first.values())
+
+
+def _graph(nodes: str, edges: list[str]) -> GraphAt:
+    return GraphAt(0, tuple(nodes), tuple((e[0], e[1]) for e in edges))
+
+
+def test_hand_checked_fixture() -> None:
+    # a-b-c-d is a chain, e-f a pair, g alone; b->a and a->b both recorded (two directed edges)
+    g = _graph("abcdefg", ["ab", "ba", "bc", "cd", "ef"])
+    assert connected_to(g, "a") == {"b", "c", "d"}
+    assert connected_to(g, "d") == {"a", "b", "c"}
+    assert connected_to(g, "g") == set()
+    assert connected_to(g, "zz") == set()
+    assert path(g, "a", "d") == ["a", "b", "c", "d"]
+    assert path(g, "d", "a") == ["d", "c", "b", "a"]
+    assert path(g, "a", "a") == ["a"]
+    assert path(g, "a", "e") is None
+    assert path(g, "a", "zz") is None
+    assert components(g) == [["a", "b", "c", "d"], ["e", "f"], ["g"]]
+
+
+def test_shortest_path_prefers_the_short_way() -> None:
+    g = _graph("abcde", ["ab", "bc", "cd", "de", "ae"])
+    assert path(g, "a", "d") == ["a", "e", "d"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 40), m=st.integers(0, 60))
+def test_queries_agree_with_networkx_on_random_graphs(seed: int, n: int, m: int) -> None:
+    rng = random.Random(seed)
+    nodes = [f"n{i}" for i in range(n)]
+    edges = [(rng.choice(nodes), rng.choice(nodes)) for _ in range(m)]
+    edges = [(a, b) for a, b in edges if a != b]
+    g = GraphAt(0, tuple(nodes), tuple(edges))
+    ref = nx.Graph()
+    ref.add_nodes_from(nodes)
+    ref.add_edges_from(edges)
+    assert sorted(map(sorted, components(g))) == sorted(sorted(c) for c in nx.connected_components(ref))
+    a, b = rng.choice(nodes), rng.choice(nodes)
+    assert connected_to(g, a) == nx.node_connected_component(ref, a) - {a}
+    found = path(g, a, b)
+    if nx.has_path(ref, a, b):
+        assert found is not None and found[0] == a and found[-1] == b
+        assert len(found) - 1 == nx.shortest_path_length(ref, a, b)
+        assert all(ref.has_edge(x, y) for x, y in zip(found, found[1:]))
+    else:
+        assert found is None

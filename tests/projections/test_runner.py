@@ -1,0 +1,268 @@
+"""The projection runner: checkpoints, catching up, failures, rebuild beside + swap, versions, and
+crash-resume after a real SIGKILL of a child process mid-batch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import apsw
+import pytest
+
+from explorer.demo import DemoSummary
+from explorer.domain.iot import device as dev
+from explorer.projections import READ_MODELS, runner_for
+from explorer.projections.registry import DeviceRegistry, registry_at
+from explorer.projections.runner import (
+    CATCHING_UP,
+    EMPTY,
+    FAILED,
+    LIVE,
+    REBUILDING,
+    Projection,
+    ProjectionRunner,
+    RebuildCancelled,
+    live_prefix,
+)
+from explorer.store.base_types import NO_STREAM
+from explorer.store.readdb import ReadDatabase
+from explorer.store.records import NewEvent, RecordedEvent
+from explorer.store.sqlite import SQLiteEventStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dump(readdb: ReadDatabase) -> dict[str, list[tuple[Any, ...]]]:
+    """Every live read model's rows, by table name without the generation prefix."""
+    out = {}
+    for model in READ_MODELS:
+        prefix = live_prefix(readdb, model.name)
+        assert prefix is not None
+        for table in model.tables:
+            rows = readdb.db.execute(f"SELECT rowid, * FROM {prefix}{table}" if "text" in table
+                                     else f"SELECT * FROM {prefix}{table}").fetchall()
+            out[f"{model.name}.{table}"] = sorted(rows, key=repr)
+    return out
+
+
+def fresh_dump(store: SQLiteEventStore, path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    runner = runner_for(store, ReadDatabase(path))
+    runner.catch_up()
+    return dump(runner.readdb)
+
+
+def test_status_before_and_after_catching_up(demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    runner = runner_for(store, ReadDatabase(tmp_path / "r.sqlite"))
+    runner.batch_size = 500
+    head = store.head().position
+    before = runner.status()
+    assert {s.state for s in before} == {EMPTY} and all(s.lag_events == head for s in before)
+    runner.catch_up(cancelled=iter([False, True]).__next__)  # one batch, then stop
+    middle = runner.status()
+    assert all(s.state == CATCHING_UP and 0 < s.checkpoint < head for s in middle)
+    assert all(s.lag_events == head - s.checkpoint and s.lag_seconds > 0 for s in middle)
+    seen: list[tuple[int, int]] = []
+    runner.catch_up(progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (head, head) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    after = runner.status()
+    assert all(s.state == LIVE and s.checkpoint == head and s.lag_events == 0 for s in after)
+    assert all(s.events_per_second > 0 for s in after)
+    assert runner.checkpoints() == {m.name: head for m in READ_MODELS}
+
+
+def _grow(store: SQLiteEventStore, n: int) -> None:
+    """Append n new devices, each connected to the previous one."""
+    last = None
+    for i in range(n):
+        device_id = f"00000000-0000-4000-8000-{i:012d}"
+        events = [NewEvent(dev.DEVICE_REGISTERED, {"device_id": device_id, "name": f"late-{i}", "kind": "sensor",
+                                                   "owner": "tests"})]
+        if last:
+            events.append(NewEvent(dev.DEVICE_CONNECTED, {"peer_id": last}))
+        store.append(dev.device_stream(device_id), dev.STREAM_TYPE, events, NO_STREAM)
+        last = device_id
+
+
+def test_catching_up_with_new_events_equals_a_fresh_build(demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    path = tmp_path / "grow.evstore"
+    path.write_bytes(demo[0].read_bytes())
+    store = SQLiteEventStore.open(path)
+    runner = runner_for(store, ReadDatabase(tmp_path / "r.sqlite"))
+    runner.catch_up()
+    _grow(store, 7)
+    assert {s.lag_events for s in runner.status()} == {13}
+    runner.catch_up()
+    assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
+    assert any(r.name == "late-6" and r.connections == 1 for r in registry_at(runner.readdb))
+
+
+class Fragile(Projection):
+    """Fails on the 5th DeviceRenamed event it sees."""
+
+    name = "fragile"
+    title = "Fragile"
+    event_types = (dev.DEVICE_RENAMED,)
+    tables = ("seen",)
+    fail_at = 0
+
+    def setup(self, tx: apsw.Connection) -> None:
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {self.prefix}seen (position INTEGER PRIMARY KEY)")
+
+    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+        for event in batch:
+            tx.execute(f"INSERT INTO {self.prefix}seen VALUES (?)", (event.position,))
+            if event.position == Fragile.fail_at:
+                raise ValueError("cannot handle this one")
+
+
+def test_a_failing_event_stops_only_its_projection(demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    renames = [e.position for e in store.read_all() if e.type == dev.DEVICE_RENAMED]
+    Fragile.fail_at = renames[4]
+    runner = ProjectionRunner(store=store, readdb=ReadDatabase(tmp_path / "r.sqlite"),
+                              projections=[DeviceRegistry, Fragile])
+    runner.catch_up()
+    status = {s.name: s for s in runner.status()}
+    assert status["registry"].state == LIVE
+    fragile = status["fragile"]
+    assert fragile.state == FAILED
+    assert fragile.failure is not None
+    assert (fragile.failure.position, fragile.failure.type) == (renames[4], dev.DEVICE_RENAMED)
+    assert "cannot handle this one" in fragile.failure.error
+    assert fragile.checkpoint == renames[4] - 1  # everything before the failing event, nothing of it
+    prefix = live_prefix(runner.readdb, "fragile")
+    rows = [r[0] for r in runner.readdb.db.execute(f"SELECT position FROM {prefix}seen ORDER BY position")]
+    assert rows == renames[:4]
+    # A later run leaves it stopped; a rebuild with fixed code recovers it.
+    runner.catch_up()
+    assert {s.name: s.state for s in runner.status()}["fragile"] == FAILED
+    Fragile.fail_at = 0
+    runner.rebuild(["fragile"])
+    assert {s.name: s.state for s in runner.status()}["fragile"] == LIVE
+
+
+def test_rebuild_builds_beside_keeps_the_old_model_readable_then_swaps(built: ProjectionRunner,
+                                                                      tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite"
+    runner = runner_for(built.store, ReadDatabase(path))
+    runner.batch_size = 500
+    runner.catch_up()
+    old_prefix = live_prefix(runner.readdb, "registry")
+    expected = registry_at(runner.readdb)
+    reader = ReadDatabase(path)  # another connection, as a view's worker would have
+    during: list[tuple[str, str | None, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        states = {s.name: s.state for s in runner.status()}
+        during.append((states["registry"], live_prefix(reader, "registry"), len(registry_at(reader))))
+        assert registry_at(reader) == expected
+
+    runner.rebuild(["registry"], progress=progress)
+    assert during and during[0][0] == REBUILDING and during[0][1] == old_prefix
+    new_prefix = live_prefix(reader, "registry")
+    assert new_prefix != old_prefix
+    assert registry_at(reader) == expected
+    tables = {r[0] for r in runner.readdb.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not any(t.startswith(old_prefix) for t in tables)  # the old generation was dropped
+
+
+def test_cancelled_rebuild_leaves_the_live_model_alone(built: ProjectionRunner, tmp_path: Path) -> None:
+    runner = runner_for(built.store, ReadDatabase(tmp_path / "r.sqlite"))
+    runner.batch_size = 500
+    runner.catch_up()
+    before = dump(runner.readdb)
+    with pytest.raises(RebuildCancelled):
+        runner.rebuild(cancelled=iter([False, False, True, True, True]).__next__)
+    assert all(s.state == LIVE and s.rebuild_checkpoint is None for s in runner.status())
+    assert dump(runner.readdb) == before
+    tables = [r[0] for r in runner.readdb.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert not any("_g2_" in t for t in tables)
+
+
+def test_a_new_projection_version_triggers_a_rebuild(built: ProjectionRunner, tmp_path: Path) -> None:
+    runner = runner_for(built.store, ReadDatabase(tmp_path / "r.sqlite"))
+    runner.catch_up()
+    old = live_prefix(runner.readdb, "registry")
+
+    class RegistryV2(DeviceRegistry):
+        version = DeviceRegistry.version + 1
+
+    upgraded = ProjectionRunner(store=built.store, readdb=runner.readdb, projections=[RegistryV2])
+    assert upgraded.status()[0].stale_version
+    upgraded.catch_up()
+    (status,) = upgraded.status()
+    assert status.state == LIVE and status.version == RegistryV2.version and not status.stale_version
+    assert live_prefix(runner.readdb, "registry") != old
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    from explorer.projections import runner_for
+    from explorer.projections.analytics import CallAnalytics
+    from explorer.store.readdb import ReadDatabase
+    from explorer.store.sqlite import SQLiteEventStore
+
+    store_path, read_path, mode, stop_batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    original = CallAnalytics.apply
+    calls = [0]
+
+    def apply(self, batch, tx):
+        original(self, batch, tx)
+        calls[0] += 1
+        if calls[0] == stop_batch:
+            # Mid-transaction: the other read models' parts of this batch are written, not committed.
+            sys.stdout.write("in-batch\\n")
+            sys.stdout.flush()
+            sys.stdin.read()  # blocks until the parent kills us
+
+    CallAnalytics.apply = apply
+    runner = runner_for(SQLiteEventStore.open(store_path, read_only=True), ReadDatabase(read_path))
+    runner.batch_size = 300
+    if mode == "rebuild":
+        runner.rebuild()
+    else:
+        runner.catch_up()
+    sys.stdout.write("finished\\n")
+""")
+
+
+@pytest.mark.parametrize("mode", ["catch_up", "rebuild"])
+def test_sigkill_mid_batch_then_resume_has_no_duplicate_or_missing_effect(
+        demo: tuple[Path, DemoSummary], tmp_path: Path, mode: str) -> None:
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    read_path = tmp_path / "r.sqlite"
+    if mode == "rebuild":
+        runner_for(store, ReadDatabase(read_path)).catch_up()
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(demo[0]), str(read_path), mode, "4"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line == "in-batch\n", line
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+
+    runner = runner_for(store, ReadDatabase(read_path))
+    statuses = runner.status()
+    if mode == "rebuild":
+        assert all(s.state == REBUILDING and s.rebuild_checkpoint for s in statuses)
+        assert all(s.checkpoint == store.head().position for s in statuses)  # old model intact meanwhile
+        assert registry_at(runner.readdb) == registry_at(ReadDatabase(read_path))
+        assert len(registry_at(runner.readdb)) == 30
+        runner.rebuild()  # resumes the generation the killed process was building
+    else:
+        assert all(0 < s.checkpoint < store.head().position for s in statuses)
+        runner.catch_up()
+    assert all(s.state == LIVE for s in runner.status())
+    assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
+
