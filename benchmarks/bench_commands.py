@@ -222,6 +222,8 @@ def bench_traffic(app: Any, workdir: Path, seconds: float) -> dict[str, Any]:
     devices = [s for s in devices if commands.load(store, s).state["status"] == "active"][:6]
     panel = CommandPanel(context=context)
     panel.auto_retry.setChecked(True)
+    history: list[str] = []
+    panel.status_changed.connect(history.append)
     panel.show()
     _wait(app, lambda: bool(panel.devices))
     sim = subprocess.Popen(
@@ -250,7 +252,7 @@ def bench_traffic(app: Any, workdir: Path, seconds: float) -> dict[str, Any]:
         panel.submit.click()
         if not _wait(app, lambda: panel.status in ("recorded", "confirmed", "rejected", "conflicted"), 30):
             timeouts += 1
-            print(f"  (timed out waiting for 'recorded'; status {panel.status!r}, {panel.progress.text()!r})")
+            print(f"  (timed out waiting for 'recorded'; statuses {history[-6:]}, {panel.progress.text()!r})")
             continue
         if panel.status in ("rejected", "conflicted"):
             continue

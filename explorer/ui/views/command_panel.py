@@ -119,15 +119,20 @@ def _load_job(store: SQLiteEventStore, stream_id: str) -> Callable[..., Base]:
     return job
 
 
-def _devices_job(store: SQLiteEventStore) -> Callable[..., dict[str, tuple[str, bool]]]:
-    """stream id -> (name, active), from the indexed registration/rename/decommission events."""
-    def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> dict[str, tuple[str, bool]]:
+def _devices_job(store: SQLiteEventStore, known: dict[str, tuple[str, bool]],
+                 from_position: int = 1) -> Callable[..., tuple[int, dict[str, tuple[str, bool]]]]:
+    """(head, stream id -> (name, active)) from the indexed registration/rename/decommission events
+    after `from_position`, on top of what is `known`."""
+    known = dict(known)
+
+    def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> tuple[int, dict[str, tuple[str, bool]]]:
         clone = store.clone()
         try:
             found: dict[str, tuple[str, bool]] = {}
+            head = clone.head().position
             wanted = EventFilter(event_types=(dev.DEVICE_REGISTERED, dev.DEVICE_RENAMED, dev.DEVICE_DECOMMISSIONED))
-            for event in clone.read_all(filters=wanted):
-                name, active = found.get(event.stream_id, ("", True))
+            for event in clone.read_all(from_position, head, filters=wanted):
+                name, active = found.get(event.stream_id) or known.get(event.stream_id, ("", True))
                 if event.type == dev.DEVICE_DECOMMISSIONED:
                     active = False
                 else:
@@ -135,7 +140,7 @@ def _devices_job(store: SQLiteEventStore) -> Callable[..., dict[str, tuple[str, 
                 found[event.stream_id] = (name, active)
                 if cancelled():
                     break
-            return found
+            return head, found
         finally:
             clone.close()
     return job
@@ -187,6 +192,8 @@ class CommandPanel(QWidget):
         self._loading: workers.Worker | None = None
         self._building = False
         self._workers: list[workers.Worker] = []
+        self._names_at = 0  # device names are known up to this position
+        self._names_running = False
         self._keep_progress = False  # the outcome of the last command stays readable
         self._touched = False  # no "not allowed" alarm before the user typed anything
         self._selected_before: str | None = None
@@ -327,7 +334,9 @@ class CommandPanel(QWidget):
             return
         self.notice.hide()
         self.body.show()
-        self._start(_devices_job(store), "device names", self._on_devices)
+        self._names_at = 0
+        self._names_running = True
+        self._start(_devices_job(store, {}), "device names", self._on_devices)
         self._fill_targets()
 
     def _show_notice(self, text: str) -> None:
@@ -335,10 +344,31 @@ class CommandPanel(QWidget):
         self.notice.show()
         self.body.hide()
 
-    def _on_devices(self, found: dict[str, tuple[str, bool]]) -> None:
+    def _on_devices(self, result: tuple[int, dict[str, tuple[str, bool]]]) -> None:
+        head, found = result
+        first = self._names_at == 0
+        self._names_at = head
+        self._names_running = False
+        if not found and not first:
+            return
         self.devices.update(found)
-        self._fill_targets()
-        self._refresh_pickers()
+        if first:
+            self._fill_targets()
+        else:
+            index = self.target.findData(self.context.stream_id)
+            if index > 0:
+                self.target.setItemText(index, self.device_label(self.context.stream_id))
+        if self.status not in ("submitted", "recorded", "conflicted"):
+            self._refresh_pickers()
+
+    def _refresh_names(self) -> None:
+        """Pick up devices registered, renamed or decommissioned since the last look (a worker)."""
+        store = self.context.store
+        if store is None or store.read_only or self._names_running or self._names_at >= self.context.head:
+            return
+        self._names_running = True
+        self._start(_devices_job(store, self.devices, self._names_at + 1), "device names", self._on_devices,
+                    lambda exc: setattr(self, "_names_running", False))
 
     def device_label(self, stream_id: str) -> str:
         name = self.devices.get(stream_id, ("", True))[0]
@@ -617,8 +647,14 @@ class CommandPanel(QWidget):
             lines.append("")
             lines.append("State after:")
             for change in result.changes:
-                lines.append(f"  {pack.label(change.path)}: {_short(change.old)} → {_short(change.new)}")
+                lines.append(f"  {pack.label(change.path)}: {self._value_text(change.path, change.old)} → "
+                             f"{self._value_text(change.path, change.new)}")
         return "\n".join(lines)
+
+    def _value_text(self, path: str, value: Any) -> str:
+        if path == "peers" and isinstance(value, list):
+            return _short(", ".join(self.device_label(dev.device_stream(str(p))) for p in value) or "none", 120)
+        return _short(value)
 
     def _pending_for(self, command: Any, result: commands.Preview, status: str, **extra: Any) -> PendingPreview:
         stream_id = self.target_stream(command)
@@ -779,7 +815,8 @@ class CommandPanel(QWidget):
         if conflict.changes:
             lines.append("What changed in the device's state:")
             for change in conflict.changes:
-                lines.append(f"  {pack.label(change.path)}: {_short(change.old)} → {_short(change.new)}")
+                lines.append(f"  {pack.label(change.path)}: {self._value_text(change.path, change.old)} → "
+                             f"{self._value_text(change.path, change.new)}")
         self.base = Base(conflict.loaded.stream_id, conflict.loaded.stream_type, conflict.loaded.version,
                          conflict.loaded.state, new=False)
         self._unlock()
@@ -814,8 +851,10 @@ class CommandPanel(QWidget):
 
     def _on_head_changed(self, head: int) -> None:
         self._check_confirmed()
+        self._refresh_names()
         base, store = self.base, self.context.store
-        if self.status in ("preview", "invalid", "") and base is not None and not base.new and store is not None:
+        # Only over a live preview: a rejection's or confirmation's message stays readable.
+        if self.status == "preview" and base is not None and not base.new and store is not None:
             info = store.stream_info(base.stream_id)  # one indexed lookup
             if info is not None and info.version > base.version:
                 newer = info.version - base.version
@@ -848,6 +887,11 @@ class CommandPanel(QWidget):
             self._publish(replace(self._pending, status="confirmed", position=position,
                                   extra={**self._pending.extra, "window_ms": window}))
         self._set_status("confirmed")
+        pending = self._pending
+        if pending is not None and pending.state_after.get("name"):
+            # What the read side now says about the device, without waiting for the names job.
+            self.devices[pending.stream_id] = (str(pending.state_after["name"]),
+                                               pending.state_after.get("status") == "active")
         # The read side shows the real thing now; nothing is pending any more.
         self._publish(None)
         self._next_command()
