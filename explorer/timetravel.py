@@ -22,7 +22,7 @@ from explorer.store.readdb import ReadDatabase
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_EVERY = 500
+SNAPSHOT_EVERY = 100  # a fold of at most 99 events after the snapshot: ~1 ms (docs/benchmarks.md)
 _MISSING = object()
 
 
