@@ -23,13 +23,13 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from explorer import __version__, about, paths
+from explorer import __version__, about
 
 DEFAULT_EVENTS = 3000
 DEFAULT_DEVICES = 40
@@ -84,10 +84,7 @@ class Run:
     events: int
     devices: int
     store: Any = None
-    facts: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        self.facts = {}
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def _import(module: str) -> Any:
@@ -249,9 +246,8 @@ def step_window(run: Run) -> str:
     _require(not resources.app_icon().isNull(), "the app icon is missing")
     window = main_window.MainWindow(restore=False)
     try:
-        worker_done = window.store_opened
-        window.open_store(run.store.path)
-        opened, args = _wait_for(worker_done, WINDOW_TIMEOUT_S, window.store_open_failed)
+        window.open_store(run.store.path)  # in a worker, as the app does
+        opened, args = _wait_for(window.store_opened, WINDOW_TIMEOUT_S, window.store_open_failed)
         _require(opened, f"the window did not open the store: {args[0] if args else 'timed out'}")
         window.show()
         QGuiApplication.processEvents()
@@ -427,14 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         out = {"ok": passed, "summary": line, "seconds": round(seconds, 3),
                "steps": [asdict(r) | {"seconds": round(r.seconds, 3)} for r in results],
-               "facts": run.facts, "about": about.about_info() | {"paths": paths_now()}}
+               "facts": run.facts, "about": about.about_info()}
         print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
     else:
         print(line, file=sys.stdout if passed else sys.stderr)
     return 0 if passed else 1
-
-
-def paths_now() -> dict[str, str]:
-    """The directories the app uses outside the self-test (overrides included)."""
-    return {"data": str(paths.data_dir()), "cache": str(paths.cache_dir()), "logs": str(paths.log_dir()),
-            "settings": str(paths.config_dir()), "demo_store": str(paths.demo_store_path())}

@@ -151,8 +151,15 @@ def built() -> Iterator[dict]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _frozen(built: dict, *args: str, cwd: Path | None = None, env_dirs: Path | None = None) -> subprocess.CompletedProcess:
+def _frozen(built: dict, *args: str, cwd: Path | None = None, env_dirs: Path | None = None,
+            home: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    if home is not None:  # a fresh home: the platform directories (and anything else) land there
+        env["HOME"] = str(home)
+        for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+            env.pop(name, None)
+        for name in ("DATA", "CACHE", "LOG", "CONFIG"):
+            env.pop(f"EXPLORER_{name}_DIR", None)
     if env_dirs is not None:
         for name in ("DATA", "CACHE", "LOG", "CONFIG"):
             env[f"EXPLORER_{name}_DIR"] = str(env_dirs / name.lower())
@@ -173,8 +180,10 @@ def test_frozen_version(built: dict) -> None:
 
 
 @pytest.mark.slow
-def test_frozen_self_test_passes_offscreen(built: dict, isolated_dirs: Path) -> None:
-    proc = _frozen(built, "--self-test", env_dirs=isolated_dirs)
+def test_frozen_self_test_passes_offscreen(built: dict, isolated_dirs: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = _frozen(built, "--self-test", env_dirs=isolated_dirs, home=home)
     assert proc.returncode == 0, proc.stderr[-5000:]
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1 and "self-test: ok, 9 steps passed" in lines[0]
@@ -182,7 +191,9 @@ def test_frozen_self_test_passes_offscreen(built: dict, isolated_dirs: Path) -> 
     steps = {s["name"]: s["status"] for s in built["self_test"]["steps"]}
     assert set(steps.values()) == {"ok"} and "window" in steps
     assert built["self_test"]["facts"]["window"]["platform"] == "offscreen"
-    assert not any(isolated_dirs.rglob("*"))  # the self-test kept to its temporary directory
+    # The self-test kept to its temporary directory: nothing in the user's dirs, nor in $HOME.
+    assert not any(isolated_dirs.rglob("*"))
+    assert not any(home.rglob("*")), list(home.rglob("*"))
 
 
 @pytest.mark.slow
@@ -195,6 +206,17 @@ def test_frozen_headless_commands_with_fts5(built: dict, tmp_path: Path) -> None
     found = _frozen(built, "search", str(store), "night", "--json", env_dirs=tmp_path)
     assert found.returncode == 0, found.stderr
     assert "night-caller" in found.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG paths")
+def test_frozen_app_keeps_the_demo_store_and_read_models_in_the_platform_dirs(built: dict, tmp_path: Path) -> None:
+    made = _frozen(built, "demo", "--devices", "10", "--events", "200", home=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / ".local/share/event-explorer/demo.evstore").is_file()
+    projected = _frozen(built, "project", str(tmp_path / ".local/share/event-explorer/demo.evstore"), home=tmp_path)
+    assert projected.returncode == 0, projected.stderr
+    assert list((tmp_path / ".cache/event-explorer/readmodels").glob("*.sqlite"))
 
 
 @pytest.mark.slow
