@@ -381,7 +381,7 @@ def short_value(value: Any, name_of: Callable[[str], str | None] | None = None, 
     elif kind is list:
         if name_of is not None:
             value = [(name_of(v) or v) if type(v) is str else v for v in value]
-        text = "[" + ", ".join(v if type(v) is str else short_value(v, None, width) for v in value) + "]"
+        text = "[" + ", ".join([v if type(v) is str else short_value(v, None, width) for v in value]) + "]"
         if "\n" in text or "\r" in text or "\t" in text:
             text = " ".join(text.split())
     else:
@@ -454,38 +454,43 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], stream_type: st
     """The top-level state fields that differ, labelled in the domain's words.
 
     Lists (sets such as peers) say what joined and what left; a nested record (the last call)
-    reads best as one field with its new content. Fast on purpose: it runs once per event.
+    reads best as one field with its new content. Fast on purpose: it runs once per event
+    (evolve copies the state and replaces only what changed, so `is` skips the rest).
     """
     if before is after:
         return ()
-    label = pack_for(stream_type).label
+    labels = _labels.get(stream_type)
+    if labels is None:
+        labels = _labels[stream_type] = dict(pack_for(stream_type).labels)
+    get = before.get
     out = []
     for key, new in after.items():
-        old = before.get(key, _MISSING)
+        old = get(key, _MISSING)
         if old is new or old == new:
             continue
+        label = labels.get(key, key)
         if old is _MISSING:
             old = None
-        if type(new) is dict or type(old) is dict:
-            out.append(FieldChange(key, label(key), "", short_value(_values_of(new))))
-        elif type(old) is list and type(new) is list:
+        kind_new, kind_old = type(new), type(old)
+        if kind_new is dict or kind_old is dict:
+            values = new.values() if kind_new is dict else ()
+            text = "[" + ", ".join([v if type(v) is str else short_value(v) for v in values]) + "]"
+            out.append(FieldChange(key, label, "", short_value(text)))
+        elif kind_old is list and kind_new is list:
             added = [v for v in new if v not in old]
             removed = [v for v in old if v not in new]
-            out.append(FieldChange(key, label(key), "−" + short_value(removed, name_of) if removed else "",
+            out.append(FieldChange(key, label, "−" + short_value(removed, name_of) if removed else "",
                                    "+" + short_value(added, name_of) if added else ""))
         else:
-            out.append(FieldChange(key, label(key), short_value(old), short_value(new)))
-    for key in before:
-        if key not in after:
-            out.append(FieldChange(key, label(key), short_value(before[key]), "-"))
+            out.append(FieldChange(key, label, short_value(old), short_value(new)))
+    if len(before) != len(after) or not all(k in after for k in before):
+        for key in before:
+            if key not in after:
+                out.append(FieldChange(key, labels.get(key, key), short_value(before[key]), "-"))
     return tuple(out)
 
 
-def _values_of(value: Any) -> Any:
-    """A record's values, in key order, as one list (a compact view of a nested dict)."""
-    if isinstance(value, dict):
-        return [v for _k, v in sorted(value.items())]
-    return value
+_labels: dict[str, dict[str, str]] = {}
 
 
 def iter_entries(
