@@ -3,6 +3,7 @@
     python packaging/build.py                 # build packaging/dist/event-explorer, then check it
     python packaging/build.py --no-build      # only check the bundle already built
     python packaging/build.py --runs 9 --json packaging/build/result.json
+    python packaging/build.py --archive       # also pack it for download (.tar.gz / .zip)
 
 Checks, each printed as a line (exit 1 when one fails):
 - contents: the offscreen (and on Linux xcb/wayland) Qt platform plugins, apsw, the icons are in;
@@ -85,6 +86,16 @@ def check_contents(bundle: Path) -> list[str]:
     return problems
 
 
+def make_archive(bundle: Path, version: str) -> Path:
+    """event-explorer-<version>-<os>-<machine>.tar.gz (zip on Windows) beside the bundle."""
+    import shutil
+
+    system = {"win32": "windows", "darwin": "macos"}.get(sys.platform, sys.platform)
+    base = bundle.parent / f"{NAME}-{version}-{system}-{platform.machine().lower()}"
+    kind = "zip" if os.name == "nt" else "gztar"
+    return Path(shutil.make_archive(str(base), kind, root_dir=bundle.parent, base_dir=bundle.name))
+
+
 def offscreen_env() -> dict[str, str]:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"
@@ -126,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=WORK, help="PyInstaller's work dir (default %(default)s)")
     parser.add_argument("--runs", type=int, default=7, help="start-time runs (default %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--archive", action="store_true",
+                        help="when the checks pass, pack the bundle for download (.tar.gz; .zip on Windows)")
     args = parser.parse_args(argv)
 
     result: dict[str, object] = {"machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
@@ -191,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"start: first --version {times['first_s']:.3f} s; median of {args.runs}: frozen "
             f"{times['frozen_median_s']:.3f} s vs venv `python -m explorer` {times['venv_median_s']:.3f} s "
             f"(ratio {times['ratio_frozen_to_venv']})")
+
+    if not failures and args.archive:
+        archive = make_archive(bundle, __version__)
+        result["archive"] = str(archive)
+        result["archive_mb"] = round(archive.stat().st_size / 1e6, 1)
+        log(f"archive: {archive} ({result['archive_mb']} MB)")
 
     result["ok"] = not failures
     if args.json:

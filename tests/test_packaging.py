@@ -280,3 +280,15 @@ def test_installed_app_runs_through_its_link(built: dict, tmp_path: Path) -> Non
     proc = subprocess.run([str(tmp_path / "prefix" / "bin" / "event-explorer"), "--version"],
                           capture_output=True, text=True, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
     assert (proc.returncode, proc.stdout) == (0, f"event-explorer {__version__}\n")
+
+
+def test_archive_keeps_the_folder_and_the_executable_bit(tmp_path: Path) -> None:
+    import tarfile
+
+    bundle = _fake_bundle(tmp_path)
+    archive = build.make_archive(bundle, __version__)
+    assert archive.name.startswith(f"event-explorer-{__version__}-")
+    if os.name != "nt":
+        with tarfile.open(archive) as tar:
+            member = tar.getmember("event-explorer/event-explorer")
+            assert member.mode & 0o111
