@@ -235,6 +235,7 @@ def bench_traffic(app: Any, workdir: Path, seconds: float) -> dict[str, Any]:
     recorded_ms, confirmed_ms, ours = [], [], Counter()
     attempts: Counter[int] = Counter()
     timeouts = 0
+    outcomes: Counter[str] = Counter()
     end = time.perf_counter() + seconds
     i = 0
     time.sleep(1.0)  # let the simulator get going
@@ -248,19 +249,25 @@ def bench_traffic(app: Any, workdir: Path, seconds: float) -> dict[str, Any]:
         if panel.status != "preview":
             continue
         command_id = panel.context.pending.command_id
+        del history[:]
         t0 = time.perf_counter()
         panel.submit.click()
-        if not _wait(app, lambda: panel.status in ("recorded", "confirmed", "rejected", "conflicted"), 30):
+        ends = ("recorded", "rejected", "conflicted")
+        if not _wait(app, lambda: any(h in ends for h in history), 30):
             timeouts += 1
-            print(f"  (timed out waiting for 'recorded'; statuses {history[-6:]}, {panel.progress.text()!r})")
+            print(f"  (timed out waiting for 'recorded'; statuses {history}, {panel.progress.text()!r})")
             continue
-        if panel.status in ("rejected", "conflicted"):
+        outcome = next(h for h in history if h in ends)
+        outcomes[outcome] += 1
+        if outcome != "recorded":
+            print(f"  ({outcome}: {panel.progress.text()!r})")
+            panel.discard_command()
             continue
         t1 = time.perf_counter()
         recorded_ms.append((t1 - t0) * 1000)
         attempts[panel.last_recorded.attempts] += 1
         ours[command_id] = 1
-        if not _wait(app, lambda: panel.status == "confirmed" or panel.status not in ("recorded",), 30):
+        if not _wait(app, lambda: "confirmed" in history, 30):
             timeouts += 1
             print(f"  (timed out waiting for 'confirmed'; checkpoints {context.checkpoints}, "
                   f"head {context.head}, awaiting {panel._awaiting})")
@@ -276,6 +283,7 @@ def bench_traffic(app: Any, workdir: Path, seconds: float) -> dict[str, Any]:
     duplicated = [c for c, n in per_command.items() if n > 1]
     results = {
         "recorded": recorded_ms, "confirmed": confirmed_ms, "attempts": dict(attempts), "timeouts": timeouts,
+        "outcomes": dict(outcomes),
         "simulator": summary, "sim_events_in_store": sim_events, "panel_commands": len(ours),
         "lost": len(lost), "duplicated": len(duplicated), "new_events": len(new),
         "verify_ok": store.verify().ok,
@@ -310,7 +318,8 @@ def main(argv: list[str]) -> int:
         print(f"submit -> recorded -> confirmed, {seconds:.0f} s with the simulator at 200 events/s in another process")
         print(f"  submit -> recorded:     {_fmt(t['recorded'])}")
         print(f"  recorded -> confirmed:  {_fmt(t['confirmed'])} (read models caught up by a worker on head change)")
-        print(f"  attempts per command: {t['attempts']}; timeouts: {t['timeouts']}")
+        print(f"  outcomes: {t['outcomes']}; attempts per recorded command: {t['attempts']}; "
+              f"timeouts: {t['timeouts']}")
         print(f"  simulator: {sim}")
         print(f"  store: {t['new_events']} new events, {t['sim_events_in_store']} by the simulator, "
               f"{t['panel_commands']} panel commands; lost {t['lost']}, duplicated {t['duplicated']}, "

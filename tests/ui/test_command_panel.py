@@ -194,3 +194,21 @@ def test_auto_retry_resolves_a_conflict_that_is_still_valid(
         panel.submit.click()
     assert panel.last_recorded.attempts == 2
     assert [e.data for e in context.store.read_stream(stream)][-1] == {"name": "auto-retried"}
+
+
+def test_a_new_device_rejected_goes_back_to_the_previous_selection(
+        panel: CommandPanel, context: AppContext, qtbot: Any) -> None:
+    previous = active_devices(context.store)[0]
+    context.select_stream(previous)
+    qtbot.waitUntil(lambda: panel.base is not None and panel.base.stream_id == previous, timeout=5000)
+    panel.target.setCurrentIndex(panel.target.findData(NEW_DEVICE))
+    panel.set_field("name", "twin")
+    pending = context.pending
+    assert pending is not None and pending.extra["new_device"]
+    # Another process registers the very same id first (a pasted id, a double click elsewhere).
+    exec_in_child(context.store.path, "RegisterDevice", "--stream", pending.stream_id, "name=first", "kind=sensor",
+                  "owner=x")
+    with qtbot.waitSignal(panel.status_changed, timeout=10_000, check_params_cb=lambda s: s == "rejected"):
+        panel.submit.click()
+    assert context.pending is None and context.stream_id == previous
+    assert "already registered" in panel.progress.text()

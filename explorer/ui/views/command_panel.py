@@ -197,6 +197,7 @@ class CommandPanel(QWidget):
         self._keep_progress = False  # the outcome of the last command stays readable
         self._touched = False  # no "not allowed" alarm before the user typed anything
         self._selected_before: str | None = None
+        self._submit_store: SQLiteEventStore | None = None
 
         self.notice = QLabel()
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
@@ -696,6 +697,7 @@ class CommandPanel(QWidget):
         if self._submitting:
             return
         self._submitting = True
+        self._submit_store = store
         self.submit.setEnabled(False)
         self.form_box.setEnabled(False)
         self.task.setEnabled(False)
@@ -731,6 +733,8 @@ class CommandPanel(QWidget):
         self._start(job, "submit command", self._on_submitted, self._on_submit_failed)
 
     def _on_submitted(self, outcome: Any) -> None:
+        if self.context.store is not self._submit_store:
+            return  # another store was opened meanwhile; this outcome belongs to the old one
         if isinstance(outcome, BaseException):
             self._on_submit_failed(outcome)
         else:
@@ -759,11 +763,13 @@ class CommandPanel(QWidget):
         if isinstance(exc, DomainError):
             self._roll_back(f"Rejected on the device's current state: {exc}")
             self._set_status("rejected")
-            if self.base is not None and self.base.new:
-                # The new device never came to be: go back to what was selected before.
-                self.context.select_stream(self._selected_before)
             self._keep_progress = True
-            self.reload_base()
+            if self.base is not None and self.base.new and self.context.stream_id != self._selected_before:
+                # The new device never came to be: go back to what was selected before (which
+                # reloads the panel on it).
+                self.context.select_stream(self._selected_before)
+            else:
+                self.reload_base()
         elif isinstance(exc, ConcurrencyError):
             self._conflicted(exc)
         else:
