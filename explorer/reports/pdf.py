@@ -34,7 +34,7 @@ from PySide6.QtGui import (
 
 from explorer.reports import chart
 from explorer.reports.html import integrity_rows
-from explorer.reports.model import Report, ReportEntry
+from explorer.reports.model import Report, ReportCancelled, ReportEntry
 
 PAGE_W, PAGE_H = 842.0, 595.0  # A4 landscape in points (the writer runs at 72 dpi: 1 unit = 1 pt)
 MARGIN = 30.0
@@ -97,7 +97,8 @@ class _Flow:
 
     def __init__(self, device: QPaintDevice, painter: QPainter | None, report: Report, *, total_pages: int,
                  new_page: Callable[[], None], stop_after: int | None = None,
-                 measure_cache: dict[Any, tuple[float, int]] | None = None) -> None:
+                 measure_cache: dict[Any, tuple[float, int]] | None = None,
+                 row_hook: Callable[[int], None] | None = None) -> None:
         self.device = device
         self.p = painter
         self.report = report
@@ -124,6 +125,7 @@ class _Flow:
         self._grid_pen = QPen(QColor("#bbbbbb"), 0.4)
         self._text_pen = QPen(QColor("#000000"))
         self.measure_cache: dict[Any, tuple[float, int]] = measure_cache if measure_cache is not None else {}
+        self.row_hook: Callable[[int], None] | None = row_hook
         self._decorate()
 
     # -- pages ---------------------------------------------------------------------------------
@@ -207,7 +209,10 @@ class _Flow:
         self.ensure(head_h + 14)
         if header:
             self._draw_row(titles, columns, widths, head_h, head_clip, bold=True, fill="#e6e6e6")
+        hook = self.row_hook
         for n, cells in enumerate(rows):
+            if hook is not None and not n & 63:
+                hook(n)
             h, clip = self._measure(cells, columns, widths, False, key_bold)
             if self.y + h > self.bottom:
                 self.break_page()
@@ -459,15 +464,33 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
 
 
 def count_pages(report: Report, entries: Sequence[ReportEntry], device: QPaintDevice,
-                measure_cache: dict[Any, tuple[float, int]] | None = None) -> int:
+                measure_cache: dict[Any, tuple[float, int]] | None = None,
+                row_hook: Callable[[int], None] | None = None) -> int:
     """Lay the document out without drawing; the measurements are kept in `measure_cache`."""
-    flow = _Flow(device, None, report, total_pages=0, new_page=lambda: None, measure_cache=measure_cache)
+    flow = _Flow(device, None, report, total_pages=0, new_page=lambda: None, measure_cache=measure_cache,
+                 row_hook=row_hook)
     _compose(flow, report, entries)
     return flow.page
 
 
-def write_pdf(report: Report, entries: Sequence[ReportEntry], path: str, *, pdf_a: bool = True) -> int:
-    """Write the PDF to `path`; return its page count. `entries` is the materialized event list."""
+def write_pdf(report: Report, entries: Sequence[ReportEntry], path: str, *, pdf_a: bool = True,
+              progress: Callable[[int, int], None] | None = None,
+              cancelled: Callable[[], bool] | None = None) -> int:
+    """Write the PDF to `path`; return its page count. `entries` is the materialized event list.
+
+    `progress(done, total)` counts rows laid out twice (counting, then drawing); `cancelled()`
+    is asked every 64 rows and stops with ReportCancelled.
+    """
+    total = 2 * max(len(entries), 1)
+
+    def hook_for(offset: int) -> Callable[[int], None]:
+        def hook(row: int) -> None:
+            if cancelled is not None and cancelled():
+                raise ReportCancelled("the report was cancelled")
+            if progress is not None:
+                progress(offset + row, total)
+        return hook
+
     ensure_gui_application()
     writer = QPdfWriter(path)
     if pdf_a:
@@ -478,15 +501,18 @@ def write_pdf(report: Report, entries: Sequence[ReportEntry], path: str, *, pdf_
     writer.setTitle(report.header.title)
     writer.setCreator(f"Event Explorer {report.header.app_version}")
     cache: dict[Any, tuple[float, int]] = {}
-    pages = count_pages(report, entries, writer, cache)
+    pages = count_pages(report, entries, writer, cache, hook_for(0))
     painter = QPainter()
     if not painter.begin(writer):
         raise OSError(f"{path}: cannot write the PDF")
     try:
-        flow = _Flow(writer, painter, report, total_pages=pages, new_page=writer.newPage, measure_cache=cache)
+        flow = _Flow(writer, painter, report, total_pages=pages, new_page=writer.newPage, measure_cache=cache,
+                     row_hook=hook_for(len(entries)))
         _compose(flow, report, entries)
     finally:
         painter.end()
+    if progress is not None:
+        progress(total, total)
     return pages
 
 

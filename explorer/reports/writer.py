@@ -139,7 +139,9 @@ def write_report(
             count = json_report.write_json(run, run.entries(progress, cancelled), out)
         assert run.report is not None
         return ReportResult(target, None, run.report, count)
-    # PDF and HTML print the summary and integrity before the list: two passes.
+    if kind == "pdf":
+        return _write_pdf(store, scope, target, options, progress, cancelled)
+    # HTML prints the summary and integrity before the list: an analysing pass, then a writing one.
     first = analyse(store, scope, progress=_phase(progress, 0, 2), cancelled=cancelled, **options)
     report = first.report
     assert report is not None
@@ -162,16 +164,29 @@ def write_report(
                                            appendix=second_pass() if include_data else None)
             html_report.write_manifest_block(manifest(report, listed), out)
         return ReportResult(target, None, report, count)
+    raise AssertionError(f"unhandled format {kind}")
+
+
+def _write_pdf(store: SQLiteEventStore, scope: ReportScope, target: Path, options: dict[str, Any],
+               progress: Progress | None, cancelled: Cancelled | None) -> ReportResult:
+    """A PDF holds its whole event list in memory (bounded by MAX_PDF_EVENTS), so one pass over
+    the store gathers it and the summary; the layout then runs twice (count pages, draw)."""
     from explorer.reports import pdf as pdf_report  # Qt only when a PDF is asked for
 
-    if report.integrity.event_count > pdf_report.MAX_PDF_EVENTS:
-        raise ReportError(
-            f"{report.integrity.event_count:,} events are too many for a readable PDF (at most "
-            f"{pdf_report.MAX_PDF_EVENTS:,}); narrow the scope or choose CSV or JSON")
-    entries = list(second_pass())
+    run = start_report(store, scope, **options)
+    entries = []
+    for entry in run.entries(_phase(progress, 0, 3), cancelled):
+        entries.append(entry)
+        if len(entries) > pdf_report.MAX_PDF_EVENTS:
+            raise ReportError(
+                f"more than {pdf_report.MAX_PDF_EVENTS:,} events are too many for a readable PDF; "
+                "narrow the scope or choose CSV or JSON")
+    report = run.report
+    assert report is not None
+    drawing = None if progress is None else (lambda done, total: progress(total + 2 * done, 3 * total))
     with _atomic(target, "wb") as out:
         out.close()  # QPdfWriter writes the file itself, by name
-        pages = pdf_report.write_pdf(report, entries, out.name)
+        pages = pdf_report.write_pdf(report, entries, out.name, progress=drawing, cancelled=cancelled)
     side = sidecar_path(target)
     with _atomic(side, "wb") as out:
         out.write(orjson.dumps(manifest(report, [[e.position, e.event_hash] for e in entries]),

@@ -140,11 +140,32 @@ def test_pdf_draws_hostile_text_as_plain_text(tmp_path: Path) -> None:
     assert "alert" in text  # shown literally as text
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "html"])
+@pytest.mark.parametrize("fmt", ["csv", "json", "html", "pdf"])
 def test_a_failed_or_cancelled_report_leaves_no_file(store, tmp_path: Path, fmt: str) -> None:
     from explorer.reports.model import ReportCancelled
 
-    calls = iter(range(10))
     with pytest.raises(ReportCancelled):
-        write_report(store, ReportScope(), tmp_path / f"r.{fmt}", cancelled=lambda: next(calls) >= 0)
+        write_report(store, ReportScope(), tmp_path / f"r.{fmt}", cancelled=lambda: True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pdf_cancelled_while_drawing_leaves_no_file(store, tmp_path: Path) -> None:
+    from explorer.reports.model import ReportCancelled
+
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done * 100 // total)
+
+    with pytest.raises(ReportCancelled):
+        write_report(store, ReportScope(), tmp_path / "r.pdf", progress=progress,
+                     cancelled=lambda: bool(seen) and seen[-1] >= 50)
+    assert max(seen) >= 50  # it got into the layout before the cancel
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_reaches_the_end(store, demo, tmp_path: Path) -> None:
+    for fmt in ("pdf", "html", "csv"):
+        seen: list[float] = []
+        write_report(store, ReportScope(), tmp_path / f"p.{fmt}", progress=lambda d, t: seen.append(d / t))
+        assert seen == sorted(seen) and seen[-1] == 1.0, fmt
