@@ -153,6 +153,8 @@ def cursor_drag(argv: list[str]) -> int:
     mover.setInterval(MOVE_MS)
     mover.timeout.connect(move)
     line.moving = True
+    load_before = os.getloadavg()[0]
+    gui_cpu = time.thread_time()
     started = time.perf_counter()
     lateness.clear()
     clock.restart()
@@ -163,6 +165,8 @@ def cursor_drag(argv: list[str]) -> int:
         profiler.disable()
         profiler.dump_stats(os.environ["BENCH_UI_PROFILE"])
     drag_seconds = time.perf_counter() - started
+    gui_cpu = time.thread_time() - gui_cpu
+    load_after = os.getloadavg()[0]
     probe.stop()
     drag_lateness = lateness[1:]
     context.set_position = original  # type: ignore[method-assign]
@@ -189,6 +193,9 @@ def cursor_drag(argv: list[str]) -> int:
     print(f"drag: {MOVES} moves every {MOVE_MS} ms over the whole span in {drag_seconds:.1f} s; "
           f"{updates} cursor updates, {len(latencies)} states shown "
           f"({updates - len(latencies)} superseded while newer ones were asked); final state right: {final_ok}")
+    print(f"GUI thread CPU during the drag: {gui_cpu:.2f} s = {gui_cpu / max(updates, 1) * 1000:.1f} ms per update "
+          f"({gui_cpu / drag_seconds:.0%} of wall time); machine load average {load_before:.1f} -> {load_after:.1f} "
+          f"on {os.cpu_count()} cores")
     print(f"update (set_position -> state tree shown): p50 {_ms(latencies, 50)}, p95 {_ms(latencies, 95)}, "
           f"max {_ms(latencies, 100)}  (goal p95 <= 33 ms)")
     print(f"  sync part (table + timeline + status, GUI thread): p50 {_ms(sync_costs, 50)}, "

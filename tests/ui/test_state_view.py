@@ -246,3 +246,21 @@ def test_dark_palette_screenshot(qtbot, context, view) -> None:
         assert save_artifact(view, "state_view_dark.png").exists()
     finally:
         app.setPalette(old)
+
+
+def test_expanded_fields_stay_expanded_across_moves_and_rebuilds(qtbot, context, view) -> None:
+    sid = context.test_stream_id
+    positions = stream_positions(context, sid)
+    context.select_stream(sid)
+    context.set_position(positions[-5])
+    shown_at(qtbot, view, sid, positions[-5])
+    view.tree.expand(view.model.index_of("last_call"))
+    context.set_position(positions[-2])  # same shape: rows are updated in place
+    shown_at(qtbot, view, sid, positions[-2])
+    assert view.tree.isExpanded(view.model.index_of("last_call"))
+    real = view.result.state
+    with qtbot.waitSignal(view.state_shown):  # another shape: the tree is rebuilt
+        context.set_pending(PendingPreview(command_id="c3", stream_id=sid, events=(("X", {}),),
+                                           state_before=real, state_after=dict(real, extra={"a": 1})))
+    assert view.model.marked() == {"extra": "pending"}
+    assert view.tree.isExpanded(view.model.index_of("last_call"))

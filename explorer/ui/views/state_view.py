@@ -166,8 +166,8 @@ class StateTreeModel(QStandardItemModel):
         stream_type: str,
         changes: tuple[Change, ...] | list[Change] = (),
         pending: tuple[Change, ...] | list[Change] = (),
-    ) -> None:
-        """Show `state`, marking `changes` and `pending` paths."""
+    ) -> bool:
+        """Show `state`, marking `changes` and `pending` paths; True if the tree was rebuilt."""
         rows = self._flatten(state, stream_type, changes, pending)
         shape = [(row.path, row.has_children) for row in rows]
         self.stream_type = stream_type
@@ -175,7 +175,7 @@ class StateTreeModel(QStandardItemModel):
             for row in rows:
                 if row != self._rows[row.path]:
                     self._update(row)
-            return
+            return False
         self.beginResetModel()
         self.blockSignals(True)  # one reset for the whole rebuild, not a signal per row
         try:
@@ -196,10 +196,21 @@ class StateTreeModel(QStandardItemModel):
             self.endResetModel()
         self._shape = shape
         self._rows = {row.path: row for row in rows}
+        return True
 
     def _update(self, row: _Row) -> None:
-        items = self._items[row.path]
-        self._fill(items, row)
+        # Touch only what differs: each setData is a dataChanged signal and a repaint.
+        items, old = self._items[row.path], self._rows[row.path]
+        if row.value != old.value:
+            items[1].setText(row.value)
+            items[1].setToolTip(row.value)
+        if row.change != old.change:
+            items[2].setText(row.change)
+            items[2].setToolTip(row.change)
+        if row.mark != old.mark:
+            for item in items:
+                item.setData(row.mark, MarkRole)
+            _style(items, row.mark, old.mark)
         self._rows[row.path] = row
 
     @staticmethod
@@ -210,7 +221,7 @@ class StateTreeModel(QStandardItemModel):
         items[2].setToolTip(row.change)
         for item in items:
             item.setData(row.mark, MarkRole)
-        _style(items, row.mark)
+        _style(items, row.mark, "")
 
     @staticmethod
     def _flatten(state: Any, stream_type: str, changes: Any, pending: Any) -> list[_Row]:
@@ -285,12 +296,13 @@ class StateTreeModel(QStandardItemModel):
         return out
 
 
-def _style(items: tuple[QStandardItem, ...], kind: str) -> None:
-    # Clear what an earlier mark set: rows are reused while the cursor moves.
-    for item in items:
-        item.setData(None, Qt.ItemDataRole.BackgroundRole)
-        item.setData(None, Qt.ItemDataRole.ForegroundRole)
-        item.setData(None, Qt.ItemDataRole.FontRole)
+def _style(items: tuple[QStandardItem, ...], kind: str, previous: str) -> None:
+    if previous:
+        # Clear what the earlier mark set: rows are reused while the cursor moves.
+        for item in items:
+            item.setData(None, Qt.ItemDataRole.BackgroundRole)
+            item.setData(None, Qt.ItemDataRole.ForegroundRole)
+            item.setData(None, Qt.ItemDataRole.FontRole)
     if not kind:
         return
     palette = QGuiApplication.palette()
@@ -552,6 +564,10 @@ class StateView(QWidget):
         self.tree.header().setStretchLastSection(True)
         self._sized_for: str | None = None
         self.expand_button.clicked.connect(self.tree.expandAll)
+        # Expanded paths survive a rebuild of the tree (another stream shape, a pending preview).
+        self._expanded: set[str] = set()
+        self.tree.expanded.connect(lambda index: self._expanded.add(index.data(PathRole)))
+        self.tree.collapsed.connect(lambda index: self._expanded.discard(index.data(PathRole)))
 
         bar = QHBoxLayout()
         bar.addWidget(self.compare_button)
@@ -619,15 +635,15 @@ class StateView(QWidget):
         result = self.result
         if result is None:
             return
-        expanded = self._expanded_paths()
         pending = self._pending
         if pending is not None:
             state = pending.state_after
             pending_changes = diff(pending.state_before, pending.state_after)
-            self.model.show_state(state, stream_type=result.stream_type, pending=pending_changes)
+            rebuilt = self.model.show_state(state, stream_type=result.stream_type, pending=pending_changes)
         else:
-            self.model.show_state(result.state, stream_type=result.stream_type, changes=result.changes)
-        self._restore_expanded(expanded)
+            rebuilt = self.model.show_state(result.state, stream_type=result.stream_type, changes=result.changes)
+        if rebuilt:
+            self._restore_expanded()
         if pending is not None:
             self.header.setText(f"{result.stream_id} — pending preview over the current state "
                                 "(italic fields: what the command would change)")
@@ -642,21 +658,8 @@ class StateView(QWidget):
         at = "at the cursor" if result.event.position == result.position else f"at position {result.event.position:,}"
         return f"{where}\nHighlighted: what {result.event.type} (version {result.event.version}, {at}) changed"
 
-    def _expanded_paths(self) -> set[str]:
-        paths: set[str] = set()
-
-        def walk(parent: QModelIndex) -> None:
-            for row in range(self.model.rowCount(parent)):
-                index = self.model.index(row, 0, parent)
-                if self.tree.isExpanded(index):
-                    paths.add(index.data(PathRole))
-                    walk(index)
-
-        walk(QModelIndex())
-        return paths
-
-    def _restore_expanded(self, paths: set[str]) -> None:
-        for path in paths:
+    def _restore_expanded(self) -> None:
+        for path in list(self._expanded):
             index = self.model.index_of(path)
             if index.isValid():
                 self.tree.expand(index)

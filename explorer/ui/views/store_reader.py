@@ -1,20 +1,28 @@
 """Latest-wins background reads for cursor-driven views (timeline, state tree).
 
 A view that follows the as-of cursor gets many requests per second while the user drags. A
-`StoreReader` runs them on a private one-thread pool with cached connections (a store clone, its
-read database and a TimeTravel) and keeps only the newest request of each kind: older ones still
-in the queue are skipped when their turn comes, and a result that is no longer the newest is
-dropped, so a view never shows a stale answer and the queue never grows with the drag.
+`StoreReader` runs them (explorer.ui.workers.Worker jobs) on a thread of its own with cached
+connections (a store clone, its read database and a TimeTravel) and keeps only the newest request
+of each kind: older ones still in the queue are skipped when their turn comes, and a result that
+is no longer the newest is dropped, so a view never shows a stale answer and the queue never
+grows with the drag.
+
+Why a plain Python thread fed by a queue rather than QThreadPool.start: `start` releases the GIL,
+the pool thread grabs it at once to run Python, and the GUI thread then waits up to the
+interpreter's switch interval (5 ms) to get it back - on every cursor move. Putting a job on a
+queue keeps the GIL, so the GUI thread goes on with its frame.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool
+from PySide6.QtCore import QObject
 from shiboken6 import isValid
 
 from explorer.store.readdb import ReadDatabase
@@ -58,21 +66,27 @@ ReadJob = Callable[[Connections, Callable[[], bool]], Any]
 class StoreReader(QObject):
     """Runs read jobs for one view, newest request per key wins.
 
-    Jobs run one at a time on a private pool, so the cached connections are never used by two
+    Jobs run one at a time on the reader's thread, so the cached connections are never used by two
     threads at once. Per key, one job is in flight and at most one (the newest) waits for it, so
     a drag costs one thread hand-over per computed answer, not one per mouse move. A job is `fn(connections, cancelled) -> result`; its result reaches
     `on_result` on the GUI thread only if no newer request with the same key was made since.
 
     Attributes:
-        pool: the private one-thread pool.
+        name: for logs and the thread's name.
     """
 
     def __init__(self, *, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.pool.setExpiryTimeout(-1)  # keep the thread, so its cached connections stay warm
+        self._jobs: queue.SimpleQueue[Worker | None] = queue.SimpleQueue()
+        self._queued = 0  # jobs put and not yet finished; guarded by _done
+        self._done = threading.Condition()
+        # The thread keeps its connections warm between jobs and ends when this object is
+        # destroyed (the slot holds the queue, not self, so it does not keep self alive).
+        self._thread = threading.Thread(target=self._serve, name=f"reader-{name}", daemon=True)
+        self._thread.start()
+        jobs = self._jobs
+        self.destroyed.connect(lambda *_: jobs.put(None))
         self._generation: dict[str, int] = {}
         self._workers: dict[object, Worker] = {}
         self._busy: set[str] = set()
@@ -128,7 +142,9 @@ class StoreReader(QObject):
         def start() -> None:
             self._busy.add(key)
             self._workers[token] = worker
-            self.pool.start(worker)
+            with self._done:
+                self._queued += 1
+            self._jobs.put(worker)
 
         worker.signals.finished.connect(finished)
         if key in self._busy:
@@ -146,10 +162,27 @@ class StoreReader(QObject):
         return self._generation.get(key) == generation
 
     def wait(self, msecs: int = 5000) -> bool:
-        """Block until queued jobs are done (tests and shutdown)."""
-        return self.pool.waitForDone(msecs)
+        """Block until queued jobs are done (tests and shutdown); False on timeout."""
+        with self._done:
+            return self._done.wait_for(lambda: self._queued == 0, timeout=msecs / 1000)
 
-    # Runs on the pool's thread only.
+    def close(self) -> None:
+        """Stop the thread after the queued jobs (also done when this object is destroyed)."""
+        self._jobs.put(None)
+
+    # Runs on the reader's thread only.
+    def _serve(self) -> None:
+        while (worker := self._jobs.get()) is not None:
+            try:
+                worker.run()  # emits returned/errored/finished, queued to the GUI thread
+            finally:
+                with self._done:
+                    self._queued -= 1
+                    self._done.notify_all()
+        if self._connections is not None:
+            self._connections.close()
+            self._connections = None
+
     def _connections_for(self, store: SQLiteEventStore) -> Connections:
         wanted = (id(store), str(store.path))
         if self._connections is None or self._connections_of != wanted:
