@@ -370,6 +370,9 @@ class ProjectionRunner:
         read = 0
         started = time.perf_counter()
         types = {g.projection.name: frozenset(g.projection.event_types) for g in gens}
+        pool = [g for g in gens if g.role == "building"] if progress_of == "building" else gens
+        if progress is not None:  # where it starts: a bar shows 0% (or how far a resumed run was)
+            progress(min((g.checkpoint for g in pool), default=0), self.store.head().position)
         while True:
             active = [g for g in gens if not g.failed]
             if not active:
@@ -400,7 +403,6 @@ class ProjectionRunner:
                 self.rate_history.setdefault(g.projection.name, deque(maxlen=60)).append(rate)
             self._swap_finished(gens, head)
             if progress is not None:
-                pool = [g for g in gens if g.role == "building"] if progress_of == "building" else gens
                 done = min((g.checkpoint for g in pool if not g.failed), default=last.position)
                 progress(done, head)
         self._swap_finished(gens, self.store.head().position)

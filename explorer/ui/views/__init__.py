@@ -82,3 +82,15 @@ VIEWS += [
 ACTIONS += [
     ActionSpec("File", "&Audit Report…", "explorer.ui.views.report_dialog:open_report_dialog", "Ctrl+E"),
 ]
+
+# The read side (issue 4): read models' status, and the device network, registry and call analytics
+# as of the cursor.
+VIEWS += [
+    ViewSpec("projections", "Read Models", "explorer.ui.views.projections_panel:create", area="bottom",
+             shortcut="Ctrl+Shift+P"),
+    ViewSpec("graph", "Device Graph", "explorer.ui.views.graph_view:create", area="center", shortcut="Ctrl+Shift+G"),
+    ViewSpec("registry", "Device Registry", "explorer.ui.views.registry_view:create", area="center",
+             shortcut="Ctrl+Shift+R"),
+    ViewSpec("analytics", "Call Analytics", "explorer.ui.views.analytics_view:create", area="center",
+             shortcut="Ctrl+Shift+Y"),
+]

@@ -1,0 +1,288 @@
+"""The device network as of the cursor (pyqtgraph): edges come and go as the cursor moves.
+
+Nodes keep one position per store (a force layout of every device and connection ever seen,
+computed once in the background), so dragging the cursor changes only which edges are drawn.
+Edges added since the previous cursor position are green, removed ones red; a pending command's
+edges are dashed. Click a node to select the device; "Connected" highlights its component.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from explorer.projections.graph import GraphAt, all_edges, all_nodes, connected_to, graph_at
+from explorer.projections.layout import force_layout, spread_position
+from explorer.projections.registry import names_at
+from explorer.ui.context import AppContext, PendingPreview
+from explorer.ui.projection_service import service_for
+from explorer.ui.views.store_reader import Connections, StoreReader
+
+LABEL_LIMIT = 150  # labels are drawn when at most this many nodes are in view
+COLORS = {
+    "edge": (120, 130, 145, 120), "added": (46, 160, 67, 255), "removed": (220, 50, 47, 220),
+    "component": (255, 152, 0, 230), "pending": (123, 31, 162, 255), "node": (66, 133, 244, 255),
+    "selected": (255, 87, 34, 255), "isolated": (158, 158, 158, 200),
+}
+
+
+def _pen(name: str, width: float = 1.0, dashed: bool = False) -> QPen:
+    pen = pg.mkPen(color=QColor(*COLORS[name]), width=width)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    pen.setCosmetic(True)
+    return pen
+
+
+class GraphView(QWidget):
+    """The device-connection graph as of the cursor.
+
+    Attributes:
+        graph: the GraphAt shown (None before the first answer).
+        previous: the graph shown before it (what "added/removed" compares with).
+        added / removed: edges added and removed since `previous`.
+        highlight: the devices of the highlighted component.
+        layout_positions: stream id -> (x, y), stable per store.
+
+    Signals:
+        graph_shown(object): a new GraphAt was drawn.
+    """
+
+    graph_shown = Signal(object)
+
+    def __init__(self, *, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.reader = StoreReader(name="graph", parent=self)
+        self.graph: GraphAt | None = None
+        self.previous: GraphAt | None = None
+        self.added: set[tuple[str, str]] = set()
+        self.removed: set[tuple[str, str]] = set()
+        self.highlight: set[str] = set()
+        self.layout_positions: dict[str, tuple[float, float]] = {}
+        self.names: dict[str, str] = {}
+        self._node_ids: list[str] = []
+        self._labels: list[pg.TextItem] = []
+
+        self.plot = pg.PlotWidget(self)
+        self.plot.setBackground("w")
+        self.plot.setAspectLocked(True)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setMenuEnabled(False)
+        vb = self.plot.getViewBox()
+        self.edges_item = pg.PlotCurveItem(connect="pairs", pen=_pen("edge"))
+        self.component_item = pg.PlotCurveItem(connect="pairs", pen=_pen("component", 2))
+        self.added_item = pg.PlotCurveItem(connect="pairs", pen=_pen("added", 2.5))
+        self.removed_item = pg.PlotCurveItem(connect="pairs", pen=_pen("removed", 2, dashed=True))
+        self.pending_item = pg.PlotCurveItem(connect="pairs", pen=_pen("pending", 2.5, dashed=True))
+        self.nodes_item = pg.ScatterPlotItem(size=7, pxMode=True, hoverable=True, tip=self._tip)
+        for item in (self.edges_item, self.component_item, self.removed_item, self.added_item, self.pending_item,
+                     self.nodes_item):
+            self.plot.addItem(item)
+        self.nodes_item.sigClicked.connect(self._clicked)
+        vb.sigRangeChanged.connect(lambda *_: self._update_labels())
+
+        legend = pg.LegendItem(offset=(10, 10), labelTextColor=(60, 60, 60))
+        legend.setParentItem(vb)
+        legend.addItem(pg.PlotDataItem(pen=_pen("edge", 2)), "connection")
+        legend.addItem(pg.PlotDataItem(pen=_pen("added", 2.5)), "added since last cursor")
+        legend.addItem(pg.PlotDataItem(pen=_pen("removed", 2, dashed=True)), "removed since last cursor")
+        legend.addItem(pg.PlotDataItem(pen=_pen("component", 2)), "connected to selected")
+        legend.addItem(pg.PlotDataItem(pen=_pen("pending", 2.5, dashed=True)), "pending command")
+        self.legend = legend
+
+        self.component_box = QCheckBox("Show devices connected to the selected one", self)
+        self.component_box.toggled.connect(lambda _on: self._update_highlight())
+        self.info = QLabel(self)
+        self.info.setTextFormat(Qt.TextFormat.PlainText)
+        top = QHBoxLayout()
+        top.addWidget(self.component_box)
+        top.addStretch(1)
+        top.addWidget(self.info)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.plot, 1)
+
+        context.store_changed.connect(self._store_changed)
+        context.position_changed.connect(lambda _p: self.request_graph())
+        context.stream_selected.connect(lambda _s: self._update_highlight())
+        context.pending_changed.connect(lambda _p: self._draw_pending())
+        service_for(context).models_advanced.connect(self._models_advanced)
+        if context.store is not None:
+            self._store_changed(context.store)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _store_changed(self, store: Any) -> None:
+        self.graph = self.previous = None
+        self.layout_positions, self.names = {}, {}
+        self.added, self.removed, self.highlight = set(), set(), set()
+        self._draw()
+        if store is not None:
+            self.request_layout()
+
+    def _models_advanced(self, checkpoints: dict[str, int]) -> None:
+        if self.context.store is None:
+            return
+        known = set(self.layout_positions)
+        if not known:
+            self.request_layout()
+        else:
+            self.request_graph()
+
+    def request_layout(self) -> None:
+        """Compute the stable layout (every device and connection ever seen) in the background."""
+        store = self.context.store
+        if store is None:
+            return
+
+        def job(conn: Connections, cancelled: Any) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+            if conn.readdb is None:
+                return {}, {}
+            nodes, edges = all_nodes(conn.readdb), all_edges(conn.readdb)
+            return force_layout(nodes, edges, cancelled=cancelled), names_at(conn.readdb)
+
+        self.reader.submit(store, "layout", job, self._layout_ready)
+
+    def _layout_ready(self, result: tuple[dict[str, tuple[float, float]], dict[str, str]]) -> None:
+        self.layout_positions, self.names = result
+        self.request_graph()
+        self.plot.getViewBox().autoRange(padding=0.05)
+
+    def request_graph(self) -> None:
+        store = self.context.store
+        if store is None or not self.layout_positions:
+            return
+        position = self.context.position
+
+        def job(conn: Connections, _cancelled: Any) -> GraphAt | None:
+            return graph_at(conn.readdb, position) if conn.readdb is not None else None
+
+        self.reader.submit(store, "graph", job, self.show_graph)
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def show_graph(self, graph: GraphAt | None) -> None:
+        """Draw `graph`, marking the edges added and removed since the one drawn before."""
+        if graph is None:
+            return
+        self.previous = self.graph
+        self.graph = graph
+        if self.previous is not None:
+            before, now = set(self.previous.edges), set(graph.edges)
+            self.added, self.removed = now - before, before - now
+        else:
+            self.added, self.removed = set(), set()
+        self._draw()
+        self.graph_shown.emit(graph)
+
+    def _xy(self, sid: str) -> tuple[float, float]:
+        found = self.layout_positions.get(sid)
+        if found is None:
+            found = self.layout_positions[sid] = spread_position(sid)
+        return found
+
+    def _segments(self, edges: Any) -> tuple[np.ndarray, np.ndarray]:
+        xy = self._xy
+        flat = [c for a, b in edges for c in (*xy(a), *xy(b))]
+        if not flat:
+            return np.zeros(0), np.zeros(0)
+        arr = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
+
+    def _draw(self) -> None:
+        g = self.graph
+        if g is None:
+            for item in (self.edges_item, self.component_item, self.added_item, self.removed_item):
+                item.setData([], [])
+            self.nodes_item.setData([])
+            self.info.setText("")
+            return
+        self.edges_item.setData(*self._segments(g.edges))
+        self.added_item.setData(*self._segments(self.added))
+        self.removed_item.setData(*self._segments(self.removed))
+        self._node_ids = list(g.nodes)
+        self._draw_nodes()
+        self._update_highlight(redraw_nodes=False)
+        self._draw_pending()
+        self.info.setText(f"as of #{g.position:,}: {len(g.nodes):,} devices, {len(g.edges):,} connections "
+                          f"(+{len(self.added)} −{len(self.removed)})")
+        self._update_labels()
+
+    def _draw_nodes(self) -> None:
+        g = self.graph
+        if g is None:
+            return
+        connected = {a for a, _ in g.edges} | {b for _, b in g.edges}
+        selected = self.context.stream_id
+        pts = np.asarray([self._xy(s) for s in self._node_ids], dtype=np.float64).reshape(-1, 2)
+        brushes = [pg.mkBrush(*COLORS["selected"]) if s == selected
+                   else pg.mkBrush(*COLORS["component"]) if s in self.highlight
+                   else pg.mkBrush(*COLORS["node"]) if s in connected
+                   else pg.mkBrush(*COLORS["isolated"]) for s in self._node_ids]
+        sizes = [13 if s == selected else 9 if s in self.highlight else 7 for s in self._node_ids]
+        self.nodes_item.setData(pos=pts, brush=brushes, size=sizes, data=self._node_ids, pen=None)
+
+    def _update_highlight(self, redraw_nodes: bool = True) -> None:
+        g, sid = self.graph, self.context.stream_id
+        if g is not None and sid and self.component_box.isChecked():
+            self.highlight = connected_to(g, sid)
+            self.component_item.setData(*self._segments(
+                [(a, b) for a, b in g.edges if a in self.highlight or a == sid]))
+        else:
+            self.highlight = set()
+            self.component_item.setData([], [])
+        if redraw_nodes:
+            self._draw_nodes()
+            self._update_labels()
+
+    def _draw_pending(self) -> None:
+        pending: PendingPreview | None = self.context.pending
+        if pending is None or pending.status in ("confirmed", "rejected"):
+            self.pending_item.setData([], [])
+            return
+        edges = list(pending.added_edges) + list(pending.removed_edges)
+        self.pending_item.setData(*self._segments(edges))
+
+    def _update_labels(self) -> None:
+        vb = self.plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        wanted = set(self.highlight)
+        if self.context.stream_id:
+            wanted.add(self.context.stream_id)
+        visible = [s for s in self._node_ids
+                   if x0 <= self._xy(s)[0] <= x1 and y0 <= self._xy(s)[1] <= y1]
+        if len(visible) <= LABEL_LIMIT:
+            wanted |= set(visible)
+        shown = sorted(wanted & set(self._node_ids))[:LABEL_LIMIT * 2]
+        while len(self._labels) < len(shown):
+            label = pg.TextItem(color=(40, 40, 40), anchor=(0, 1))
+            self.plot.addItem(label, ignoreBounds=True)
+            self._labels.append(label)
+        for label, sid in zip(self._labels, shown):
+            label.setText(self.names.get(sid) or sid[:15])  # plain text
+            label.setPos(*self._xy(sid))
+            label.show()
+        for label in self._labels[len(shown):]:
+            label.hide()
+
+    def _tip(self, x: float, y: float, data: Any) -> str:
+        return f"{self.names.get(str(data), '')}\n{data}"
+
+    def _clicked(self, _item: Any, points: Any, *_args: Any) -> None:
+        if len(points):
+            self.context.select_stream(str(points[0].data()))
+            self._draw_nodes()
+            self._update_highlight()
+
+
+def create(context: AppContext) -> GraphView:
+    """The view factory the main window calls (VIEWS)."""
+    return GraphView(context=context)

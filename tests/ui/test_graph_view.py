@@ -1,0 +1,94 @@
+"""The graph view: edges drawn equal the graph query as the cursor moves; stable layout; clicks
+select; the component highlight; pending edges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from explorer.demo import DemoSummary
+from explorer.projections import runner_for
+from explorer.projections.graph import connected_to, graph_at
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.ui.context import AppContext, PendingPreview
+from explorer.ui.projection_service import service_for
+from explorer.ui.views.graph_view import GraphView
+from tests.helpers.asof import save_artifact
+from tests.helpers.stores import make_demo
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Iterator[AppContext]:
+    path = tmp_path / "demo.evstore"
+    summary = make_demo(path, devices=40, events=2500, seed=8)
+    store = SQLiteEventStore.open(path)
+    runner_for(store.clone()).catch_up()  # read models ready, as after a first run
+    ctx = AppContext()
+    ctx.summary = summary  # type: ignore[attr-defined]
+    ctx.set_store(store)
+    yield ctx
+    service_for(ctx).wait()
+    ctx.set_store(None)
+
+
+@pytest.fixture
+def view(qtbot, context: AppContext) -> Iterator[GraphView]:
+    widget = GraphView(context=context)
+    qtbot.addWidget(widget)
+    widget.resize(800, 600)
+    widget.show()
+    qtbot.waitUntil(lambda: widget.graph is not None and widget.graph.position == context.head, timeout=20000)
+    yield widget
+    widget.reader.wait()
+
+
+def drawn_edges(view: GraphView) -> int:
+    x, _y = view.edges_item.getData()
+    return 0 if x is None else len(x) // 2
+
+
+def test_edges_follow_the_cursor(qtbot, context: AppContext, view: GraphView) -> None:
+    readdb = runner_for(context.store).readdb
+    layout_before = dict(view.layout_positions)
+
+    previous = view.graph
+    for position in (context.head // 2, context.head // 2 + 40, 300, context.head):
+        with qtbot.waitSignal(view.graph_shown, timeout=10000):
+            context.set_position(position)
+        expected = graph_at(readdb, position)
+        assert view.graph == expected
+        assert drawn_edges(view) == len(expected.edges)
+        assert len(view.nodes_item.data) == len(expected.nodes)
+        if previous is not None:
+            assert view.added == set(expected.edges) - set(previous.edges)
+            assert view.removed == set(previous.edges) - set(expected.edges)
+            x, _ = view.added_item.getData()
+            assert (0 if x is None else len(x) // 2) == len(view.added)
+        previous = expected
+    assert view.layout_positions == layout_before  # nodes never moved
+
+
+def test_click_selects_and_component_highlight(qtbot, context: AppContext, view: GraphView) -> None:
+    burst = context.summary.burst_device  # type: ignore[attr-defined]
+    point = next(p for p in view.nodes_item.points() if p.data() == burst)
+    with qtbot.waitSignal(context.stream_selected, timeout=2000):
+        view._clicked(view.nodes_item, [point])
+    assert context.stream_id == burst
+    view.component_box.setChecked(True)
+    assert view.highlight == connected_to(view.graph, burst) and view.highlight
+    assert view.info.text().startswith(f"as of #{context.head:,}")
+    view.plot.getViewBox().autoRange()
+    save_artifact(view, "graph_view.png")
+
+
+def test_pending_edges_are_drawn_dashed(qtbot, context: AppContext, view: GraphView) -> None:
+    a, b = view.graph.nodes[:2]
+    context.set_pending(PendingPreview("c1", a, (("DeviceConnected", {"peer_id": b}),), {}, {},
+                                       added_edges=((a, b),)))
+    x, _ = view.pending_item.getData()
+    assert len(x) == 2
+    context.set_pending(None)
+    x, _ = view.pending_item.getData()
+    assert x is None or len(x) == 0

@@ -1,0 +1,103 @@
+"""Registry and analytics views: as of the cursor, pending rows, the suspicious ranking, charts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from explorer.projections import runner_for
+from explorer.projections.analytics import activity_at, hourly
+from explorer.projections.registry import registry_at
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.ui.context import AppContext, PendingPreview
+from explorer.ui.projection_service import service_for
+from explorer.ui.views.analytics_view import AnalyticsView, SuspiciousModel
+from explorer.ui.views.registry_view import PendingRole, RegistryModel, RegistryView
+from tests.helpers.asof import save_artifact
+from tests.helpers.stores import make_demo
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Iterator[AppContext]:
+    path = tmp_path / "demo.evstore"
+    summary = make_demo(path, devices=30, events=3000, seed=5)
+    store = SQLiteEventStore.open(path)
+    runner_for(store.clone()).catch_up()
+    ctx = AppContext()
+    ctx.summary = summary  # type: ignore[attr-defined]
+    ctx.set_store(store)
+    yield ctx
+    service_for(ctx).wait()
+    ctx.set_store(None)
+
+
+def test_registry_view_follows_the_cursor(qtbot, context: AppContext, qtmodeltester) -> None:
+    view = RegistryView(context=context)
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    view.show()
+    readdb = runner_for(context.store).readdb
+    for position in (context.head // 3, 50, context.head):
+        with qtbot.waitSignal(view.rows_shown, timeout=10000, check_params_cb=lambda p, at=position: p == at):
+            context.set_position(position)
+        assert view.model.rows == registry_at(readdb, position)
+    qtmodeltester.check(view.model)
+    view.filter.setText("night")
+    assert view.proxy.rowCount() == 1
+    view.table.selectRow(0)
+    assert context.stream_id == context.summary.night_caller  # type: ignore[attr-defined]
+    view.filter.setText("")
+    save_artifact(view, "registry_view.png")
+    view.reader.wait()
+
+
+def test_registry_view_marks_pending_rows(qtbot, context: AppContext, qtmodeltester) -> None:
+    view = RegistryView(context=context)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.position == context.head, timeout=10000)
+    sid = "device-00000000-0000-4000-8000-000000000777"
+    context.set_pending(PendingPreview("c", sid, (("DeviceRegistered", {}),), {}, {
+        "device_id": sid[7:], "name": "<b>new</b>", "kind": "sensor", "owner": "x", "status": "active", "peers": []}))
+    rows = {view.model.index(r, 9).data(): r for r in range(view.model.rowCount())}
+    assert sid in rows
+    row = rows[sid]
+    assert view.model.index(row, 0).data(PendingRole) is True
+    assert view.model.index(row, 0).data() == "<b>new</b>"  # plain text, not HTML
+    assert view.model.index(row, 3).data() == "active (pending)"
+    qtmodeltester.check(view.model)
+    context.set_pending(None)
+    assert sid not in {view.model.index(r, 9).data() for r in range(view.model.rowCount())}
+    view.reader.wait()
+
+
+def test_analytics_view_ranks_planted_devices_and_charts_one(qtbot, context: AppContext, qtmodeltester) -> None:
+    view = AnalyticsView(context=context)
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitUntil(lambda: view.position == context.head, timeout=10000)
+    top = {view.model.index(r, 0).data(256 + 1) for r in range(2)}
+    assert top == {context.summary.night_caller, context.summary.burst_device}  # type: ignore[attr-defined]
+    assert [a.stream_id for a in view.model.rows] == [a.stream_id for a in activity_at(runner_for(context.store).readdb)]
+    assert view.model.index(0, 1).data() in ("night-caller", "burst-gateway")
+    qtmodeltester.check(view.model)
+    with qtbot.waitSignal(view.device_shown, timeout=10000):
+        view.table.selectRow(0 if view.model.index(0, 1).data() == "night-caller" else 1)
+    sid = context.summary.night_caller  # type: ignore[attr-defined]
+    assert context.stream_id == sid
+    assert view.buckets == hourly(runner_for(context.store).readdb, sid, context.head)
+    assert "night" in view.title.text() and "night-caller" in view.title.text()
+    save_artifact(view, "analytics_view.png")
+    half = context.head // 2
+    with qtbot.waitSignal(view.device_shown, timeout=10000, check_params_cb=lambda p: p == (sid, half)):
+        context.set_position(half)
+    assert sum(b.calls_in + b.calls_out for b in view.buckets) <= sum(
+        a.calls for a in activity_at(runner_for(context.store).readdb, half) if a.stream_id == sid)
+    view.reader.wait()
+
+
+def test_empty_models_pass_the_model_tester(qtmodeltester) -> None:
+    qtmodeltester.check(RegistryModel())
+    qtmodeltester.check(SuspiciousModel())
