@@ -292,3 +292,28 @@ def test_archive_keeps_the_folder_and_the_executable_bit(tmp_path: Path) -> None
         with tarfile.open(archive) as tar:
             member = tar.getmember("event-explorer/event-explorer")
             assert member.mode & 0o111
+
+
+platform_info = _load("platform_info")
+
+
+@pytest.mark.parametrize(("version", "numbers"), [
+    ("0.1.0", (0, 1, 0, 0)), ("1.2.3.4", (1, 2, 3, 4)), ("2.0rc1", (2, 0, 0, 0)), ("3", (3, 0, 0, 0)),
+])
+def test_windows_version_numbers(version: str, numbers: tuple[int, ...]) -> None:
+    assert platform_info.version_tuple(version) == numbers
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="PyInstaller's version resource module imports only on Windows")
+def test_windows_version_resource_carries_the_package_version() -> None:
+    info = platform_info.windows_version_info(__version__, "event-explorer.exe")
+    assert info.ffi.fileVersionMS >> 16 == platform_info.version_tuple(__version__)[0]
+    text = str(info)
+    assert f"StringStruct('ProductVersion', '{__version__}')" in text
+    assert "StringStruct('OriginalFilename', 'event-explorer.exe')" in text
+
+
+def test_macos_info_plist_carries_the_package_version() -> None:
+    plist = platform_info.macos_info_plist(__version__)
+    assert plist["CFBundleShortVersionString"] == __version__
+    assert "evstore" in plist["CFBundleDocumentTypes"][0]["CFBundleTypeExtensions"]
