@@ -63,7 +63,7 @@ def cursor_drag(argv: list[str]) -> int:
     from explorer.store.sqlite import SQLiteEventStore
     from explorer.store.readdb import ReadDatabase
     from explorer.timetravel import TimeTravel
-    from explorer.ui.views.store_reader import SNAPSHOT_EVERY
+    from explorer.ui.views.latest_reader import SNAPSHOT_EVERY
     from explorer.ui.main_window import MainWindow
     from explorer.ui.views.state_view import StateView
     from explorer.ui.views.timeline import TimelineView

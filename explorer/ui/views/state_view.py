@@ -38,7 +38,7 @@ from explorer.domain.plugins import pack_for
 from explorer.store.records import RecordedEvent, format_time
 from explorer.timetravel import Change, FieldChange, StreamNotFound, diff
 from explorer.ui.context import AppContext, PendingPreview
-from explorer.ui.views.store_reader import Connections, StoreReader
+from explorer.ui.views.latest_reader import Connections, LatestReader
 
 log = logging.getLogger(__name__)
 
@@ -523,7 +523,7 @@ class StateView(QWidget):
     def __init__(self, *, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.reader = StoreReader(name="state", parent=self)
+        self.reader = LatestReader(name="state", parent=self)
         self.model = StateTreeModel(self)
         self.result: StateResult | None = None
         self.compare_dialog: CompareDialog | None = None

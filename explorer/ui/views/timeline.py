@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSt
 
 from explorer.store.records import format_time
 from explorer.ui.context import AppContext
-from explorer.ui.views.store_reader import Connections, StoreReader
+from explorer.ui.views.latest_reader import Connections, LatestReader
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class TimelineView(QWidget):
     def __init__(self, *, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.reader = StoreReader(name="timeline", parent=self)
+        self.reader = LatestReader(name="timeline", parent=self)
         self.stream_positions: list[int] = []
         self._stream_times: list[float] = []
         self._span: tuple[float, float] | None = None

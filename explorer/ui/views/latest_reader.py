@@ -1,7 +1,7 @@
 """Latest-wins background reads for cursor-driven views (timeline, state tree).
 
 A view that follows the as-of cursor gets many requests per second while the user drags. A
-`StoreReader` runs them (explorer.ui.workers.Worker jobs) on a thread of its own with cached
+`LatestReader` runs them (explorer.ui.workers.Worker jobs) on a thread of its own with cached
 connections (a store clone, its read database and a TimeTravel) and keeps only the newest request
 of each kind: older ones still in the queue are skipped when their turn comes, and a result that
 is no longer the newest is dropped, so a view never shows a stale answer and the queue never
@@ -63,7 +63,7 @@ class Connections:
 ReadJob = Callable[[Connections, Callable[[], bool]], Any]
 
 
-class StoreReader(QObject):
+class LatestReader(QObject):
     """Runs read jobs for one view, newest request per key wins.
 
     Jobs run one at a time on the reader's thread, so the cached connections are never used by two
