@@ -402,6 +402,7 @@ class _StreamFolds:
         self.end_versions: dict[str, int] = {}
         self._names: dict[str, str] = {}
         self._looked_up: dict[str, str | None] = {}
+        self._prefixes: set[str] = set()
 
     def state_before(self, stream_id: str, stream_type: str, version: int) -> dict[str, Any]:
         state = self.states.get(stream_id)
@@ -425,9 +426,10 @@ class _StreamFolds:
         if name and type(name) is str and self._names.get(stream_id) != name:
             self._names[stream_id] = name
             # Domains refer to other entities by their id without the stream prefix (peer ids).
-            _, sep, bare = stream_id.partition("-")
+            prefix, sep, bare = stream_id.partition("-")
             if sep:
                 self._names[bare] = name
+                self._prefixes.add(prefix + sep)
 
     def name_of(self, ref: str) -> str | None:
         found = self._names.get(ref)
@@ -437,9 +439,13 @@ class _StreamFolds:
             return self._looked_up[ref]
         name = None
         info = self.store.stream_info(ref)
+        for prefix in sorted(self._prefixes):
+            if info is not None:
+                break
+            info = self.store.stream_info(prefix + ref)  # a bare id (a peer) of a stream type we know
         if info is not None:  # a stream outside the scope: its name as first registered
             decider = pack_for(info.stream_type).decider
-            state = decider.fold_data(self.store.read_stream_data(ref, 1, 1), decider.initial_state())
+            state = decider.fold_data(self.store.read_stream_data(info.stream_id, 1, 1), decider.initial_state())
             value = state.get("name") if isinstance(state, dict) else None
             name = value if isinstance(value, str) and value else None
         self._looked_up[ref] = name
@@ -481,6 +487,9 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], stream_type: st
             removed = [v for v in old if v not in new]
             out.append(FieldChange(key, label, "−" + short_value(removed, name_of) if removed else "",
                                    "+" + short_value(added, name_of) if added else ""))
+        elif kind_new is int and (kind_old is int or old is None):
+            # The common case (counters), inlined: a call costs more than the formatting.
+            out.append(FieldChange(key, label, "-" if old is None else str(old), str(new)))
         else:
             out.append(FieldChange(key, label, short_value(old), short_value(new)))
     if len(before) != len(after) or not all(k in after for k in before):

@@ -170,7 +170,7 @@ class _Flow:
         p.setFont(self.f_small)
         p.drawText(QRectF(MARGIN, fy, self.width * 0.8, FOOTER_H - 6), Qt.AlignLeft | Qt.AlignTop,
                    f"Generated {h.generated_at_utc} by {_one_line(h.generated_by, 40)} · "
-                   f"event-list digest {i.event_list_digest} · store head digest {i.head_digest[:16]}…")
+                   f"event-list digest {i.event_list_digest}")
         p.drawText(QRectF(MARGIN + self.width * 0.8, fy, self.width * 0.2, FOOTER_H - 6),
                    Qt.AlignRight | Qt.AlignTop, f"Page {self.page} of {self.total}" if self.total else f"Page {self.page}")
 

@@ -111,3 +111,12 @@ def test_bad_scopes_get_one_clear_message(store) -> None:
 def test_iso_us_matches_format_time() -> None:
     for value in (0, 1, 1_790_813_373_196_112, 86_400_000_000 * 365 + 59_999_999):
         assert iso_us(value) == format_time(from_us(value))
+
+
+def test_peers_outside_the_scope_are_named_in_changed_fields(store, demo) -> None:
+    resolved = resolve_scope(store, ReportScope(stream_ids=(demo[1].night_caller,), event_types=("DeviceConnected",)))
+    entry = next(iter_entries(store, resolved))
+    change = entry.changes[0]
+    assert change.label == "Connected devices"
+    peer = entry.data["peer_id"]
+    assert peer not in change.new and change.new.startswith("+[")
