@@ -14,7 +14,7 @@ from explorer.projections.analytics import DeviceActivity, HourBucket, activity_
 from explorer.projections.registry import names_at
 from explorer.ui.context import AppContext
 from explorer.ui.projection_service import service_for
-from explorer.ui.views.store_reader import Connections, StoreReader
+from explorer.ui.views.latest_reader import Connections, LatestReader
 
 _Index = QModelIndex | QPersistentModelIndex
 StreamRole = Qt.ItemDataRole.UserRole + 1
@@ -86,7 +86,7 @@ class AnalyticsView(QWidget):
     def __init__(self, *, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.reader = StoreReader(name="analytics", parent=self)
+        self.reader = LatestReader(name="analytics", parent=self)
         self.model = SuspiciousModel(self)
         self.table = QTableView(self)
         self.table.setModel(self.model)

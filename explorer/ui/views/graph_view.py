@@ -21,7 +21,7 @@ from explorer.projections.layout import force_layout, spread_position
 from explorer.projections.registry import names_at
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.projection_service import service_for
-from explorer.ui.views.store_reader import Connections, StoreReader
+from explorer.ui.views.latest_reader import Connections, LatestReader
 
 LABEL_LIMIT = 150  # labels are drawn when at most this many nodes are in view
 COLORS = {
@@ -58,7 +58,7 @@ class GraphView(QWidget):
     def __init__(self, *, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.reader = StoreReader(name="graph", parent=self)
+        self.reader = LatestReader(name="graph", parent=self)
         self.graph: GraphAt | None = None
         self.previous: GraphAt | None = None
         self.added: set[tuple[str, str]] = set()

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit,
 from explorer.projections.registry import RegistryRow, registry_at
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.projection_service import service_for
-from explorer.ui.views.store_reader import Connections, StoreReader
+from explorer.ui.views.latest_reader import Connections, LatestReader
 
 _Index = QModelIndex | QPersistentModelIndex
 StreamRole = Qt.ItemDataRole.UserRole + 1
@@ -119,7 +119,7 @@ class RegistryView(QWidget):
     def __init__(self, *, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.reader = StoreReader(name="registry", parent=self)
+        self.reader = LatestReader(name="registry", parent=self)
         self.model = RegistryModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
