@@ -8,6 +8,8 @@ Parts:
   flat in store size. Each measurement runs in a fresh process (clean RSS).
   Baselines in the same run: showing an empty QMainWindow; the bare `SQLiteEventStore.open`
   plus `SELECT count(*) FROM events` on the same store; a process that only imports the app.
+- streams: the stream browser on a store of 10 streams vs one of 100,000 (paged, lazy: the
+  same time is the goal).
 - cursor: dragging the as-of cursor across a 1M store (benchmarks/ui_cursor.py), when present.
 """
 
@@ -178,6 +180,66 @@ def open_part(argv: list[str]) -> int:
     return 0 if ok else 1
 
 
+def streams_store(streams: int) -> Path:
+    """A store of `streams` one-event streams (cached beside the demo stores)."""
+    from benchmarks.stores import BENCH_DIR
+    from explorer.store.base_types import NO_STREAM
+    from explorer.store.records import AppendRequest, NewEvent
+    from explorer.store.sqlite import SQLiteEventStore
+
+    path = BENCH_DIR / f"ui-streams-{streams}.evstore"
+    if path.exists():
+        return path
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".partial-{os.getpid()}")
+    with SQLiteEventStore.create(tmp) as store:
+        for start in range(0, streams, 5000):
+            store.append_batch([
+                AppendRequest(f"device-{i:08d}", "Device", (NewEvent("DeviceNoted", {"i": i}),), NO_STREAM)
+                for i in range(start, min(streams, start + 5000))])
+    for suffix in ("-wal", "-shm"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    tmp.rename(path)
+    return path
+
+
+def streams_part(argv: list[str]) -> int:
+    """The stream browser on 10 vs 100,000 streams: types listed and the first page shown."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop
+
+    from explorer.store.sqlite import SQLiteEventStore
+    from explorer.ui.app import make_application
+    from explorer.ui.context import AppContext
+    from explorer.ui.views.streams import StreamBrowser
+
+    app = make_application()
+    results = {}
+    for streams in (10, 100_000):
+        path = streams_store(streams)
+        times = []
+        for _ in range(7):
+            context = AppContext()
+            browser = StreamBrowser(context)
+            browser.resize(400, 800)
+            browser.show()
+            store = SQLiteEventStore.open(path, read_only=True)
+            started = time.perf_counter()
+            context.set_store(store)
+            model = browser.model
+            while not (model.rowCount() and model.rowCount(model.index(0, 0)) >= min(streams, 30)):
+                app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 5)
+            browser.grab()
+            times.append(time.perf_counter() - started)
+            browser.close()
+            context.set_store(None)
+        results[streams] = statistics.median(times)
+        print(f"  {streams:>7,} streams: types listed and first page shown in {results[streams] * 1000:6.1f} ms"
+              " (median of 7)")
+    print(f"  ratio 100,000 / 10 streams: {results[100_000] / results[10]:.2f}x")
+    return 0
+
+
 def cursor_part(argv: list[str]) -> int:
     """The cursor drag (benchmarks/ui_cursor.py), when that part exists."""
     try:
@@ -188,7 +250,7 @@ def cursor_part(argv: list[str]) -> int:
     return int(cursor_drag(argv) or 0)
 
 
-PARTS = {"open": open_part, "cursor": cursor_part}
+PARTS = {"open": open_part, "streams": streams_part, "cursor": cursor_part}
 
 
 def main(argv: list[str]) -> int:

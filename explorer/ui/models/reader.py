@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool
+from PySide6.QtCore import QObject, QThreadPool, QTimer
 
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui import workers
@@ -32,8 +33,10 @@ class StoreReader(QObject):
         self.pool.setMaxThreadCount(1)
         self._source: SQLiteEventStore | None = None
         self._conn: SQLiteEventStore | None = None
-        # Queued results reach lambdas only while the worker's signals object lives: keep it.
-        self._live: set[workers.Worker] = set()
+        # Queued results reach lambdas only while the worker's signals object lives: keep it
+        # (by key: a slot that captured the worker itself would make a cycle through Qt that
+        # Python's collector cannot see, leaking every page's worker).
+        self._live: dict[int, workers.Worker] = {}
 
     def set_store(self, store: SQLiteEventStore | None) -> None:
         old = self._conn
@@ -68,13 +71,24 @@ class StoreReader(QObject):
             return fn(store, cancelled, progress) if with_progress else fn(store)
 
         worker = workers.Worker(job, name=name)
-        self._live.add(worker)
-        worker.signals.finished.connect(lambda: self._live.discard(worker))
+        key = id(worker)
+        self._live[key] = worker
+        worker.signals.finished.connect(partial(self._finished, key))
         if on_result is not None:
             worker.signals.returned.connect(on_result)
         worker.signals.errored.connect(on_error or _log_error)
         self.pool.start(worker)
         return worker
+
+
+    def _finished(self, key: int) -> None:
+        # Let go on the next loop turn: the worker's signals object is still delivering this call.
+        QTimer.singleShot(0, partial(self._live.pop, key, None))
+
+    @property
+    def running(self) -> int:
+        """Jobs queued or running (for tests and benchmarks)."""
+        return len(self._live)
 
 
 class StaleJob(Exception):

@@ -114,7 +114,7 @@ class StreamTreeModel(QAbstractItemModel):
 
     COLUMNS = ("Stream", "Events")
 
-    def __init__(self, *, page_size: int = 500, parent: QObject | None = None) -> None:
+    def __init__(self, *, page_size: int = 200, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.page_size = page_size
         self.types: list[TypeNode] = []

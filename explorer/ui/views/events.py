@@ -288,10 +288,13 @@ class EventsView(QWidget):
             self.count_label.setText(f"{rows:,} {noun} match")
 
     def _on_reloaded(self) -> None:
+        if not self.model.is_busy:  # belt and braces: never leave the busy bar up over a result
+            self.progress.hide()
+            self.cancel_button.hide()
         self._update_count()
         self._new_events = 0
         self.new_events_button.hide()
-        self._select_position(self.context.position, scroll=True)
+        self._select_position(self.context.position, scroll=True, center=True)
 
     # -- cursor ---------------------------------------------------------------------------------
 
@@ -313,7 +316,7 @@ class EventsView(QWidget):
         self.model.set_cursor(position)
         self._select_position(position, scroll=True)
 
-    def _select_position(self, position: int, *, scroll: bool) -> None:
+    def _select_position(self, position: int, *, scroll: bool, center: bool = False) -> None:
         row = self.model.row_of(position)
         if row is not None:
             # Ask for the cursor's page now rather than when the view next paints.
@@ -328,7 +331,11 @@ class EventsView(QWidget):
             selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
                                       | QItemSelectionModel.SelectionFlag.Rows)
             if scroll:
-                self.table.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
+                # A new list centres the cursor's row (context above and below); steps just keep
+                # it visible, so the rows do not jump under the user's eyes.
+                hint = QAbstractItemView.ScrollHint.PositionAtCenter if center else \
+                    QAbstractItemView.ScrollHint.EnsureVisible
+                self.table.scrollTo(index, hint)
         finally:
             self._syncing = False
 
