@@ -100,12 +100,15 @@ def main() -> int:
     # 2. Connect it to another device: a pending edge / pending peer, then confirmed.
     panel.task.setCurrentIndex(panel.task.findData(dev.ConnectDevice))
     peer = next(s for s, (name, active) in panel.devices.items() if active and name.startswith("gateway"))
+    if "graph" in window.views:
+        window.show_tab(window.views["graph"])  # the dashed pending edge
     panel.set_field("peer_id", dev.device_id_of(peer))
-    settle(app)
+    settle(app, 1.5)
     shot(window, "commands-3-connect-preview")
     submit_and_wait("confirmed")
-    settle(app)
+    settle(app, 1.5)
     shot(window, "commands-4-connect-confirmed")
+    window.show_tab(window.views["events"])
 
     # 3. A conflict made by the simulator in another process, resolved by confirming again.
     panel.task.setCurrentIndex(panel.task.findData(dev.RenameDevice))

@@ -212,3 +212,17 @@ def test_a_new_device_rejected_goes_back_to_the_previous_selection(
         panel.submit.click()
     assert context.pending is None and context.stream_id == previous
     assert "already registered" in panel.progress.text()
+
+
+def test_a_read_model_that_stays_behind_is_named(panel: CommandPanel, context: AppContext, qtbot: Any) -> None:
+    stream = active_devices(context.store)[0]
+    choose(panel, qtbot, stream, dev.RenameDevice)
+    context.set_checkpoints({"registry": context.head, "graph": context.head})
+    panel._slow_confirm.setInterval(50)
+    panel.set_field("name", "waiting-for-models")
+    with qtbot.waitSignal(panel.status_changed, timeout=10_000, check_params_cb=lambda s: s == "recorded"):
+        panel.submit.click()
+    position = panel.last_recorded.last_position
+    context.set_checkpoints({"registry": position, "graph": position - 1})  # the graph is paused
+    qtbot.waitUntil(lambda: "graph behind" in panel.progress.text(), timeout=5000)
+    assert panel.status == "recorded"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QDateTime, Qt, QTimeZone, Signal
+from PySide6.QtCore import QDateTime, Qt, QTimer, QTimeZone, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -53,6 +53,7 @@ from explorer.ui.live_feed import LiveFeed
 log = logging.getLogger(__name__)
 
 NEW_DEVICE = "__new__"
+SLOW_CONFIRM_MS = 10_000
 ACTOR_KEY = "commands/actor"
 AUTO_RETRY_KEY = "commands/auto_retry"
 
@@ -238,8 +239,11 @@ class CommandPanel(QWidget):
         self.actor.setPlaceholderText(commands.default_actor())
         self.actor.setToolTip("Recorded as the actor of every command (empty: your OS user name)")
         self.follow = QCheckBox("Follow head (move the as-of cursor when others append)")
-        self.new_id = QToolButton()
-        self.new_id.setText("New id")
+        # A paused or failing read model never passes the position: say so rather than wait mutely.
+        self._slow_confirm = QTimer(self)
+        self._slow_confirm.setSingleShot(True)
+        self._slow_confirm.setInterval(SLOW_CONFIRM_MS)
+        self._slow_confirm.timeout.connect(self._confirm_is_slow)
 
         top = QFormLayout()
         top.addRow("Device", self.target)
@@ -637,7 +641,10 @@ class CommandPanel(QWidget):
                              f"on version {base.version} of the device:")
         self.preview_text.setPlainText(self._describe(self.target_stream(command), result))
         self.submit.setEnabled(True)
-        self._publish(self._pending_for(command, result, "preview"))
+        if self._touched:
+            self._publish(self._pending_for(command, result, "preview"))
+        elif self.context.pending is not None and self.context.pending.command_id == self._command_id:
+            self._publish(None)  # a form nobody touched yet marks nothing in the other views
         self._set_status("preview")
 
     def _describe(self, stream_id: str, result: commands.Preview) -> str:
@@ -754,6 +761,8 @@ class CommandPanel(QWidget):
                                   extra={**self._pending.extra, "submit_ms": ms}))
         self._set_status("recorded")
         self._check_confirmed()
+        if self.status == "recorded":
+            self._slow_confirm.start()
 
     def _confirmer(self) -> str:
         return "the read models" if self.context.checkpoints else "the live feed to see it (no read models are running)"
@@ -867,6 +876,15 @@ class CommandPanel(QWidget):
                 self.progress.setStyleSheet("color: #a05a00;")
                 self.progress.setText(f"{newer} newer event{'s' if newer != 1 else ''} on this device since this "
                                       "preview was made; submitting now will meet a conflict (Discard reloads).")
+
+    def _confirm_is_slow(self) -> None:
+        if self.status != "recorded" or not self._awaiting:
+            return
+        behind = sorted(name for name, at in self.context.checkpoints.items() if at < self._awaiting)
+        which = f" ({', '.join(behind)} behind)" if behind else ""
+        self.progress.setText(f"Recorded at position {self._awaiting}, but the read models{which} have not reached "
+                              f"it after {SLOW_CONFIRM_MS // 1000} s: are they paused or failing (Read Models "
+                              "panel)? Still waiting.")
 
     def _check_confirmed(self) -> None:
         if self.status != "recorded" or not self._awaiting:
