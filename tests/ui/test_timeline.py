@@ -210,9 +210,11 @@ def test_range_selection_sets_the_region_and_follows_it(qtbot, context, views) -
 
 def test_checkpoint_bookmark_and_head_markers(qtbot, context, views) -> None:
     timeline, _, splitter = views
-    context.set_checkpoints({"registry": 1200, "search": 800})
+    context.set_checkpoints({"registry": 1200, "search": 800, "graph": 1200, "analytics": context.head})
     assert [line.value() for line in timeline._checkpoint_lines] == [
-        pytest.approx(context.store.recorded_at_of(p).timestamp()) for p in (1200, 800)]
+        pytest.approx(context.store.recorded_at_of(p).timestamp()) for p in (800, 1200)]
+    assert "graph, registry #1,200" in timeline._checkpoint_lines[1].label.toPlainText()
+    assert "1 read model caught up" in timeline.head_line.label.toPlainText()
     context.set_bookmarks([(100, "first look"), (1500, "<b>odd</b>")])
     assert sorted(p.data() for p in timeline.bookmark_points.points()) == [100, 1500]
     assert timeline._bookmark_tip(0, 0, 1500) == "Bookmark #1,500: <b>odd</b>"

@@ -560,7 +560,6 @@ class StateView(QWidget):
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.setToolTip("Right-click a field for its history")
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setStretchLastSection(True)
         self._sized_for: str | None = None
         self.expand_button.clicked.connect(self.tree.expandAll)
@@ -666,8 +665,9 @@ class StateView(QWidget):
         if self._sized_for != self.context.stream_id:
             # Size the value column once per stream, so dragging the cursor does not make it jump.
             self._sized_for = self.context.stream_id
-            self.tree.resizeColumnToContents(1)
-            self.tree.setColumnWidth(1, min(max(self.tree.columnWidth(1), 80), 180))
+            for column, widest in ((0, 180), (1, 140)):
+                self.tree.resizeColumnToContents(column)
+                self.tree.setColumnWidth(column, min(max(self.tree.columnWidth(column), 80), widest))
 
     # -- pending previews -----------------------------------------------------------------------
 

@@ -91,6 +91,7 @@ class TimelineView(QWidget):
         self._syncing = False  # True while we move items ourselves (their signals are not the user's)
         self._drag_x: float | None = None
         self._checkpoint_lines: list[pg.InfiniteLine] = []
+        self._checkpoints: dict[str, int] = {}
         self._play_credit = 0.0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setToolTip("")
@@ -169,7 +170,7 @@ class TimelineView(QWidget):
 
     def _build_plots(self) -> None:
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setMinimumHeight(120)
+        self.graphics.setMinimumHeight(170)
         self.graphics.installEventFilter(self)
         self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": DateAxis()})
         self.plot.setMenuEnabled(False)
@@ -185,7 +186,7 @@ class TimelineView(QWidget):
         self.lane = self.graphics.addPlot(row=1, col=0)
         self.lane.setMenuEnabled(False)
         self.lane.hideButtons()
-        self.lane.setMaximumHeight(56)
+        self.lane.setMaximumHeight(50)
         self.lane.setXLink(self.plot)
         self.lane.hideAxis("bottom")
         left = self.lane.getAxis("left")
@@ -338,7 +339,7 @@ class TimelineView(QWidget):
         self.head_line.setVisible(when is not None)
         if when is not None:
             self.head_line.setValue(when)
-            self.head_line.label.setFormat(f"head #{head:,}")
+        self._label_head()
         self._update_info()
 
     # -- the histogram ---------------------------------------------------------------------------
@@ -493,20 +494,41 @@ class TimelineView(QWidget):
         self.bookmark_points.setData(x=xs, y=[0.0] * len(xs), data=ps)
 
     def _show_checkpoints(self, checkpoints: dict[str, int]) -> None:
+        """One dashed line per checkpoint position (read models at the same place share it);
+        the read models that have caught up with the head are named on the head line instead."""
+        self._checkpoints = dict(checkpoints)
         for line in self._checkpoint_lines:
             self.plot.removeItem(line)
         self._checkpoint_lines = []
-        for name, position in sorted(checkpoints.items()):
-            when = self.time_of(position) if position > 0 else None
+        by_position: dict[int, list[str]] = {}
+        for name, position in checkpoints.items():
+            by_position.setdefault(position, []).append(name)
+        head = self.context.head
+        for position, names in sorted(by_position.items()):
+            names.sort()
+            when = self.time_of(position) if 0 < position < head else None
             if when is None:
                 continue
-            line = pg.InfiniteLine(pos=when, angle=90, movable=False, label=f"{name} #{position:,}",
+            shown = ", ".join(names) if len(names) <= 2 else f"{names[0]} +{len(names) - 1}"
+            line = pg.InfiniteLine(pos=when, angle=90, movable=False, label=f"{shown} #{position:,}",
                                    pen=pg.mkPen(self._checkpoint_color, width=1, style=Qt.PenStyle.DashLine),
-                                   labelOpts={"position": 0.1 + 0.12 * (len(self._checkpoint_lines) % 6),
+                                   labelOpts={"position": 0.15 + 0.14 * (len(self._checkpoint_lines) % 5),
                                               "color": self._checkpoint_color, "anchors": [(1, 0), (1, 0)]})
-            line.setToolTip(f"Projection {name}: checkpoint at position {position:,}")
+            line.setToolTip(f"Read model checkpoint at position {position:,} ({head - position:,} events behind "
+                            f"the head): {', '.join(names)}")
             self.plot.addItem(line, ignoreBounds=True)
             self._checkpoint_lines.append(line)
+        self._label_head()
+
+    def _label_head(self) -> None:
+        head = self.context.head
+        live = sorted(name for name, position in self._checkpoints.items() if position >= head > 0)
+        text = f"head #{head:,}"
+        if live:
+            text += f" · {len(live)} read model{'s' if len(live) > 1 else ''} caught up"
+        self.head_line.label.setFormat(text)
+        self.head_line.setToolTip(f"The store's last event, #{head:,}" +
+                                  (f"; caught up: {', '.join(live)}" if live else ""))
 
     # -- the range -------------------------------------------------------------------------------
 
