@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
@@ -30,7 +30,20 @@ from explorer.ui.models.reader import StoreReader
 
 log = logging.getLogger(__name__)
 
-BUCKETS = 120
+MAX_BUCKETS = 160
+# Bucket widths people read at a glance; a width that is not a divisor of a day would alias
+# with the daily rhythm of most data and draw a comb instead of days.
+NICE_WIDTHS_S = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
+
+
+def nice_buckets(first: datetime, last: datetime, max_buckets: int = MAX_BUCKETS) -> tuple[datetime, int, int]:
+    """(aligned start, bucket width in seconds, bucket count) covering first..last."""
+    span = max(1.0, (last - first).total_seconds())
+    width = next((w for w in NICE_WIDTHS_S if span / w <= max_buckets), NICE_WIDTHS_S[-1])
+    epoch = first.timestamp()
+    start = datetime.fromtimestamp(epoch - epoch % width, first.tzinfo)
+    count = int((last.timestamp() - start.timestamp()) // width) + 1
+    return start, width, count
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +67,30 @@ class StoreSummary:
     event_types: dict[str, int]
     span: tuple[datetime, datetime] | None
     histogram: list[int]
+    bucket_start: datetime | None = None
+    bucket_width_s: int = 0
 
 
-def summarize(store: SQLiteEventStore, buckets: int = BUCKETS) -> StoreSummary:
+def summarize(store: SQLiteEventStore) -> StoreSummary:
     head = store.head()
     span = store.time_span()
-    histogram = store.histogram(span[0], span[1], buckets) if span else []
+    histogram: list[int] = []
+    start, width = None, 0
+    if span:
+        start, width, count = nice_buckets(*span)
+        end = start + timedelta(seconds=width * count) - timedelta(microseconds=1)
+        histogram = store.histogram(start, end, count)
     return StoreSummary(store.name, str(store.path), store.read_only, head.position, head.chain_hash,
-                        store.counts_by_stream_type(), store.counts_by_event_type(), span, histogram)
+                        store.counts_by_stream_type(), store.counts_by_event_type(), span, histogram,
+                        start, width)
+
+
+def _describe_width(seconds: int) -> str:
+    for unit, size in (("30 days", 30 * 86400), ("week", 7 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return unit if n == 1 else f"{n} {unit}s"
+    return f"{seconds} s"
 
 
 def _item(text: str, *, number: bool = False) -> QTableWidgetItem:
@@ -77,6 +106,7 @@ def _table(headers: list[str]) -> QTableWidget:
     table.verticalHeader().hide()
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 6)
     table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
     for column in range(1, len(headers)):
         table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
@@ -189,11 +219,14 @@ class OverviewView(QWidget):
             self.event_table.insertRow(row)
             self.event_table.setItem(row, 0, _item(event_type))
             self.event_table.setItem(row, 1, _item(f"{n:,}", number=True))
-        if summary.span is not None and summary.histogram:
-            start, end = (t.timestamp() for t in summary.span)
-            width = max(1.0, (end - start) / len(summary.histogram))
+        if summary.bucket_start is not None and summary.histogram:
+            start, width = summary.bucket_start.timestamp(), float(summary.bucket_width_s)
+            end = start + width * len(summary.histogram)
             xs = [start + width * (i + 0.5) for i in range(len(summary.histogram))]
+            unit = _describe_width(summary.bucket_width_s)
+            self.plot.setTitle(f"Events per {unit} (recorded, UTC)",
+                               color=self.palette().color(QPalette.ColorRole.Text))
             color = self.palette().color(QPalette.ColorRole.Highlight)
             self.bars = pg.BarGraphItem(x=xs, height=summary.histogram, width=width * 0.9, brush=color, pen=None)
             self.plot.addItem(self.bars)
-            self.plot.setXRange(start, end + width, padding=0.02)
+            self.plot.setXRange(start, end, padding=0.02)
