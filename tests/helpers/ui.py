@@ -22,7 +22,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ui"
 
 
 def save_artifact(widget: QWidget, name: str) -> Path:
-    """Keep a screenshot for a person to look at (artifacts/ is git-ignored; CI uploads it)."""
+    """Keep a screenshot in artifacts/ui/ (git-ignored) for a person to look at after a test run."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     widget.grab().save(str(path))
