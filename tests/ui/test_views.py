@@ -177,3 +177,15 @@ def test_payload_html_is_shown_as_plain_text_everywhere(qtbot: QtBot, win: MainW
     win.show_tab(view)
     detail.tabs.setCurrentIndex(1)
     save_artifact(win, "html-injection")
+
+
+def test_an_empty_store_opens_quietly(qtbot: QtBot, win: MainWindow, tmp_path: Path) -> None:
+    path = tmp_path / "empty.evstore"
+    SQLiteEventStore.create(path).close()
+    open_store(qtbot, win, path)
+    overview = win.views["overview"]
+    qtbot.waitUntil(lambda: overview.summary is not None, timeout=10_000)
+    assert "0 events in 0 streams" in overview.headline.text()
+    assert win.views["events"].model.rowCount() == 0
+    assert win.views["streams"].model.rowCount() == 0
+    assert win.views["detail"].hash_edit.text() == ""
