@@ -189,3 +189,30 @@ def test_an_empty_store_opens_quietly(qtbot: QtBot, win: MainWindow, tmp_path: P
     assert win.views["events"].model.rowCount() == 0
     assert win.views["streams"].model.rowCount() == 0
     assert win.views["detail"].hash_edit.text() == ""
+
+
+def test_type_and_time_range_filters_in_the_events_view(qtbot: QtBot, win: MainWindow, demo_file: Path) -> None:
+    from datetime import timedelta
+
+    from PySide6.QtCore import QDateTime, QTimeZone
+
+    open_store(qtbot, win, demo_file)
+    view = win.views["events"]
+    qtbot.waitUntil(lambda: view.event_type_box.count() > 1, timeout=10_000)
+    with qtbot.waitSignal(view.model.reloaded, timeout=10_000):
+        view.event_type_box.setCurrentText("DeviceConnected")
+    store = win.context.store
+    assert view.model.rowCount() == store.counts_by_event_type()["DeviceConnected"]
+
+    first, _last = store.time_span()
+    since, until = first + timedelta(days=2), first + timedelta(days=3)
+    view.since_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(since.timestamp()), QTimeZone.utc()))
+    view.until_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(until.timestamp()), QTimeZone.utc()))
+    with qtbot.waitSignal(view.model.reloaded, timeout=10_000):
+        view.range_check.setChecked(True)
+    query = view.model.query
+    expected = store.positions(filters=EventFilter(event_types=("DeviceConnected",), since=query.since,
+                                                   until=query.until))
+    assert 0 < len(expected) < store.counts_by_event_type()["DeviceConnected"]
+    assert [view.model.position_at(r) for r in range(view.model.rowCount())] == expected
+    assert view.count_label.text() == f"{len(expected):,} events match"
