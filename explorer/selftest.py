@@ -262,6 +262,7 @@ def step_window(run: Run) -> str:
         size = f"{image.width()}x{image.height()}"
         platform_name = QGuiApplication.platformName()
         views = len(window.views)
+        settings_file = str(window.settings.path)
     finally:
         window.close()
         QThreadPool.globalInstance().waitForDone(int(WINDOW_TIMEOUT_S * 1000))
@@ -271,7 +272,8 @@ def step_window(run: Run) -> str:
         if store is not None and store is not run.store:
             with contextlib.suppress(Exception):
                 store.close()
-    run.facts["window"] = {"platform": platform_name, "size": size, "views": views, "screenshot": str(shot)}
+    run.facts["window"] = {"platform": platform_name, "size": size, "views": views, "screenshot": str(shot),
+                           "settings": settings_file}
     return f"{views} views drawn at {size} on the {platform_name} platform"
 
 
@@ -280,6 +282,10 @@ def step_paths(run: Run) -> str:
     inside = run.workdir.resolve()
     moved = {key: value for key, value in info["paths"].items() if not Path(value).resolve().is_relative_to(inside)}
     _require(not moved, f"app directories outside the self-test directory: {moved}")
+    settings = run.facts.get("window", {}).get("settings")
+    if settings is not None:  # the window's settings went to the config directory in effect
+        _require(Path(settings).resolve().is_relative_to(Path(info["paths"]["settings"]).resolve()),
+                 f"the settings file {settings} is not in {info['paths']['settings']}")
     defaults = about.platform_default_dirs()
     bundle = about.bundle_dir()
     if bundle is not None:  # the frozen app must not keep user files inside its own (read-only) bundle
