@@ -40,24 +40,27 @@ BURST_FULL = 8
 FULL_EXCESS = 0.30  # a share this far above the typical device's scores 1
 CALL, CONNECT = 0, 1
 
+HOUR_US = 3_600_000_000
 _CUM = ("cum_calls", "cum_in", "cum_out", "cum_unknown", "cum_night", "cum_connects", "burst")
 
 
-_DAY_HOURS: dict[str, int] = {}
+_HOURS: dict[str, int] = {}
 
 
 def _hour_of(occurred_at: Any, fallback_us: int) -> int:
     """Hours since the epoch of an ISO time (the store's recorded time when it cannot be read)."""
-    if isinstance(occurred_at, str) and len(occurred_at) == 20 and occurred_at[10] == "T" and occurred_at[-1] == "Z":
-        # The demo's and the decider's form (2026-10-01T01:23:45Z): a dict lookup, not a parse.
-        day = _DAY_HOURS.get(occurred_at[:10])
-        if day is None:
-            try:
-                day = _DAY_HOURS[occurred_at[:10]] = to_us(datetime.fromisoformat(occurred_at[:10] + "T00:00:00+00:00")) // 3_600_000_000
-            except ValueError:
-                day = None
-        if day is not None and occurred_at[11:13].isdigit():
-            return day + int(occurred_at[11:13])
+    if isinstance(occurred_at, str) and len(occurred_at) == 20 and occurred_at[-1] == "Z":
+        # The decider's form (2026-10-01T01:23:45Z): one dict lookup per call, not a parse.
+        hour = _HOURS.get(occurred_at[:13])
+        if hour is not None:
+            return hour
+        try:
+            value = datetime.fromisoformat(occurred_at[:13] + ":00:00+00:00")
+        except ValueError:
+            value = None
+        if value is not None:
+            hour = _HOURS[occurred_at[:13]] = to_us(value) // HOUR_US
+            return hour
     if isinstance(occurred_at, str):
         try:
             value = datetime.fromisoformat(occurred_at)
@@ -68,9 +71,6 @@ def _hour_of(occurred_at: Any, fallback_us: int) -> int:
                 value = value.replace(tzinfo=UTC)
             return to_us(value) // 3_600_000_000
     return fallback_us // 3_600_000_000
-
-
-HOUR_US = 3_600_000_000
 
 
 class _DeviceTotals:

@@ -27,13 +27,16 @@ class DeviceGraph(Projection):
 
     name = "graph"
     title = "Device-connection graph"
-    version = 1
+    version = 2
     event_types = (dev.DEVICE_REGISTERED, dev.DEVICE_CONNECTED, dev.DEVICE_DISCONNECTED, dev.DEVICE_DECOMMISSIONED)
     tables = ("nodes", "edges", "spans")
 
     def __init__(self, *, prefix: str) -> None:
         super().__init__(prefix=prefix)
         self._keys: dict[str, int] = {}
+        self._open: dict[tuple[int, int], int] | None = None  # (src, dst) -> edge id of open edges
+        self._next_key = 0
+        self._next_edge = 0
 
     def setup(self, tx: apsw.Connection) -> None:
         p = self.prefix
@@ -44,21 +47,29 @@ class DeviceGraph(Projection):
             CREATE TABLE IF NOT EXISTS {p}edges (
                 edge_id INTEGER PRIMARY KEY, src INTEGER NOT NULL, dst INTEGER NOT NULL,
                 appeared INTEGER NOT NULL, disappeared INTEGER);
-            CREATE INDEX IF NOT EXISTS {p}edges_open ON {p}edges (src, dst) WHERE disappeared IS NULL;
-            CREATE VIRTUAL TABLE IF NOT EXISTS {p}spans USING rtree_i32(edge_id, lo, hi);
+                        CREATE VIRTUAL TABLE IF NOT EXISTS {p}spans USING rtree_i32(edge_id, lo, hi, +src, +dst);
         """)
 
     def discard_caches(self) -> None:
         self._keys.clear()
+        self._open = None
 
-    def _key(self, tx: apsw.Connection, stream_id: str) -> int:
+    def _load(self, tx: apsw.Connection) -> dict[tuple[int, int], int]:
+        p = self.prefix
+        self._open = {(a, b): e for e, a, b in tx.execute(
+            f"SELECT edge_id, src, dst FROM {p}edges WHERE disappeared IS NULL")}
+        self._next_key = (tx.execute(f"SELECT max(device_key) FROM {p}nodes").fetchone()[0] or 0) + 1
+        self._next_edge = (tx.execute(f"SELECT max(edge_id) FROM {p}edges").fetchone()[0] or 0) + 1
+        return self._open
+
+    def _key(self, tx: apsw.Connection, stream_id: str, new_nodes: list[tuple[int, str]]) -> int:
         key = self._keys.get(stream_id)
         if key is None:
-            p = self.prefix
-            row = tx.execute(f"SELECT device_key FROM {p}nodes WHERE stream_id = ?", (stream_id,)).fetchone()
+            row = tx.execute(f"SELECT device_key FROM {self.prefix}nodes WHERE stream_id = ?", (stream_id,)).fetchone()
             if row is None:
-                tx.execute(f"INSERT INTO {p}nodes (stream_id) VALUES (?)", (stream_id,))
-                key = tx.last_insert_rowid()
+                key = self._next_key
+                self._next_key += 1
+                new_nodes.append((key, stream_id))
             else:
                 key = row[0]
             self._keys[stream_id] = key
@@ -66,27 +77,40 @@ class DeviceGraph(Projection):
 
     def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
         p = self.prefix
+        open_edges = self._open if self._open is not None else self._load(tx)
+        new_nodes: list[tuple[int, str]] = []
+        appeared: list[tuple[int, int]] = []
+        removed: list[tuple[int, int]] = []
+        new_edges: list[tuple[int, int, int, int]] = []
+        closed: list[tuple[int, int]] = []
         for event in batch:
             etype, position = event.type, event.position
-            src = self._key(tx, event.stream_id)
+            src = self._key(tx, event.stream_id, new_nodes)
             if etype == dev.DEVICE_CONNECTED:
-                dst = self._key(tx, dev.device_stream(str(event.data["peer_id"])))
-                if tx.execute(f"SELECT 1 FROM {p}edges WHERE src = ? AND dst = ? AND disappeared IS NULL",
-                              (src, dst)).fetchone() is None:
-                    tx.execute(f"INSERT INTO {p}edges (src, dst, appeared) VALUES (?, ?, ?)", (src, dst, position))
-                    tx.execute(f"INSERT INTO {p}spans VALUES (?, ?, ?)", (tx.last_insert_rowid(), position, OPEN))
+                dst = self._key(tx, dev.device_stream(str(event.data["peer_id"])), new_nodes)
+                if (src, dst) not in open_edges:
+                    edge = self._next_edge
+                    self._next_edge += 1
+                    open_edges[(src, dst)] = edge
+                    new_edges.append((edge, src, dst, position))
             elif etype == dev.DEVICE_DISCONNECTED:
-                dst = self._key(tx, dev.device_stream(str(event.data["peer_id"])))
-                row = tx.execute(f"SELECT edge_id FROM {p}edges WHERE src = ? AND dst = ? AND disappeared IS NULL",
-                                 (src, dst)).fetchone()
-                if row is not None:
-                    tx.execute(f"UPDATE {p}edges SET disappeared = ? WHERE edge_id = ?", (position, row[0]))
-                    tx.execute(f"UPDATE {p}spans SET hi = ? WHERE edge_id = ?", (position, row[0]))
+                dst = self._key(tx, dev.device_stream(str(event.data["peer_id"])), new_nodes)
+                edge = open_edges.pop((src, dst), None)
+                if edge is not None:
+                    closed.append((position, edge))
             elif etype == dev.DEVICE_REGISTERED:
-                tx.execute(f"UPDATE {p}nodes SET appeared = ? WHERE device_key = ? AND appeared IS NULL",
-                           (position, src))
+                appeared.append((position, src))
             elif etype == dev.DEVICE_DECOMMISSIONED:
-                tx.execute(f"UPDATE {p}nodes SET removed = ? WHERE device_key = ?", (position, src))
+                removed.append((position, src))
+        # Inserts before updates: an edge may open and close within one batch.
+        tx.executemany(f"INSERT INTO {p}nodes (device_key, stream_id) VALUES (?, ?)", new_nodes)
+        tx.executemany(f"INSERT INTO {p}edges (edge_id, src, dst, appeared) VALUES (?, ?, ?, ?)", new_edges)
+        tx.executemany(f"INSERT INTO {p}spans VALUES (?, ?, {OPEN}, ?, ?)",
+                       [(e, pos, a, b) for e, a, b, pos in new_edges])
+        tx.executemany(f"UPDATE {p}edges SET disappeared = ? WHERE edge_id = ?", closed)
+        tx.executemany(f"UPDATE {p}spans SET hi = ? WHERE edge_id = ?", closed)
+        tx.executemany(f"UPDATE {p}nodes SET appeared = ? WHERE device_key = ? AND appeared IS NULL", appeared)
+        tx.executemany(f"UPDATE {p}nodes SET removed = ? WHERE device_key = ?", removed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +147,26 @@ def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
         return GraphAt(position or 0, (), ())
     at = min(position if position is not None else OPEN - 1, OPEN - 1)
     db = readdb.db
-    names = dict(db.execute(f"SELECT device_key, stream_id FROM {p}nodes"))
     nodes = tuple(r[0] for r in db.execute(
         f"SELECT stream_id FROM {p}nodes WHERE appeared <= ? AND (removed IS NULL OR removed > ?)"
         " ORDER BY stream_id", (at, at)))
-    edges = tuple(
-        (names[a], names[b]) for a, b in db.execute(
-            f"SELECT e.src, e.dst FROM {p}spans s JOIN {p}edges e ON e.edge_id = s.edge_id"
-            " WHERE s.lo <= ?1 AND s.hi > ?1", (at,))
-    )
+    # The endpoints ride in the R*Tree's auxiliary columns: no join, one stabbing query.
+    pairs = db.execute(f"SELECT src, dst FROM {p}spans WHERE lo <= ?1 AND hi > ?1", (at,)).fetchall()
+    names = _node_names(readdb, p, pairs)
+    edges = tuple((names[a], names[b]) for a, b in pairs)
     return GraphAt(at, nodes, edges)
+
+
+_NAME_CACHE: dict[tuple[str, str], dict[int, str]] = {}
+
+
+def _node_names(readdb: ReadDatabase, prefix: str, pairs: list[tuple[int, int]]) -> dict[int, str]:
+    """device key -> stream id; nodes never change their key, so a cache that only grows is right."""
+    key = (str(readdb.path), prefix)
+    names = _NAME_CACHE.get(key)
+    if names is None or any(a not in names or b not in names for a, b in pairs):
+        names = _NAME_CACHE[key] = dict(readdb.db.execute(f"SELECT device_key, stream_id FROM {prefix}nodes"))
+    return names
 
 
 def all_nodes(readdb: ReadDatabase) -> list[str]:

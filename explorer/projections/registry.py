@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import apsw
@@ -17,7 +18,9 @@ from explorer.domain.iot import device as dev
 from explorer.projections.runner import Projection, live_prefix
 from explorer.store.readdb import ReadDatabase
 from explorer.store.records import RecordedEvent
-from explorer.store.sqlite import from_us, to_us
+from explorer.store.sqlite import EPOCH, from_us
+
+ONE_US = timedelta(microseconds=1)
 
 # name, kind, owner, status, connections, calls_in, calls_out, last_call_at, last_call_number,
 # last_call_direction, last_seen_us
@@ -64,24 +67,27 @@ class DeviceRegistry(Projection):
 
     name = "registry"
     title = "Device registry"
-    version = 2
+    version = 3
     event_types = dev.EVENT_TYPES
     tables = ("devices", "registry", "peers", "names")
 
     def __init__(self, *, prefix: str) -> None:
         super().__init__(prefix=prefix)
-        self._cache: dict[str, tuple[int, list[Any], int, set[str]]] = {}  # stream -> key, row, valid_from, peers
+        self._cache: dict[str, tuple[list[Any], set[str]]] = {}  # stream id -> newest row, peers
 
     def setup(self, tx: apsw.Connection) -> None:
         p = self.prefix
         tx.execute(f"""
             CREATE TABLE IF NOT EXISTS {p}devices (
                 device_key INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE, device_id TEXT NOT NULL);
+            -- valid_from is the rowid: rows arrive in position order, so inserts append to the
+            -- table's last page; only the small (device_key, valid_from) index takes random inserts.
             CREATE TABLE IF NOT EXISTS {p}registry (
-                device_key INTEGER NOT NULL, valid_from INTEGER NOT NULL, valid_to INTEGER,
+                device_key INTEGER NOT NULL, valid_from INTEGER PRIMARY KEY, valid_to INTEGER,
                 name TEXT, kind TEXT, owner TEXT, status TEXT, connections INTEGER, calls_in INTEGER,
                 calls_out INTEGER, last_call_at TEXT, last_call_number TEXT, last_call_direction TEXT,
-                last_seen_us INTEGER, PRIMARY KEY (device_key, valid_from)) WITHOUT ROWID;
+                last_seen_us INTEGER);
+            CREATE INDEX IF NOT EXISTS {p}registry_device ON {p}registry (device_key, valid_from);
             CREATE TABLE IF NOT EXISTS {p}peers (
                 device_key INTEGER NOT NULL, peer_id TEXT NOT NULL, PRIMARY KEY (device_key, peer_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS {p}names (
@@ -92,48 +98,53 @@ class DeviceRegistry(Projection):
     def discard_caches(self) -> None:
         self._cache.clear()
 
-    def _load(self, tx: apsw.Connection, stream_id: str, device_id: str) -> tuple[int, list[Any], int, set[str]]:
+    def _load(self, tx: apsw.Connection, stream_id: str, device_id: str) -> tuple[list[Any], set[str]]:
+        """The device's newest row ([key, valid_from, valid_to, *fields]) and peers, from the tables."""
         p = self.prefix
         row = tx.execute(f"SELECT device_key FROM {p}devices WHERE stream_id = ?", (stream_id,)).fetchone()
         if row is None:
             tx.execute(f"INSERT INTO {p}devices (stream_id, device_id) VALUES (?, ?)", (stream_id, device_id))
-            entry = (tx.last_insert_rowid(), [None] * len(_FIELDS), 0, set())
+            entry: tuple[list[Any], set[str]] = ([tx.last_insert_rowid(), 0, None, *([None] * len(_FIELDS))], set())
         else:
             key = row[0]
             last = tx.execute(
-                f"SELECT valid_from, {', '.join(_FIELDS)} FROM {p}registry WHERE device_key = ?"
-                " ORDER BY valid_from DESC LIMIT 1", (key,)).fetchone()
+                f"SELECT device_key, valid_from, valid_to, {', '.join(_FIELDS)} FROM {p}registry"
+                " WHERE device_key = ? ORDER BY valid_from DESC LIMIT 1", (key,)).fetchone()
             peers = {r[0] for r in tx.execute(f"SELECT peer_id FROM {p}peers WHERE device_key = ?", (key,))}
-            entry = (key, list(last[1:]), last[0], peers) if last else (key, [None] * len(_FIELDS), 0, peers)
+            entry = (list(last) if last else [key, 0, None, *([None] * len(_FIELDS))], peers)
         self._cache[stream_id] = entry
         return entry
 
     def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
         p = self.prefix
-        closes: list[tuple[int, int, int]] = []  # (valid_to, key, valid_from) of rows open before the batch
+        closes: list[tuple[int, int]] = []  # (valid_to, valid_from) of rows open before the batch
         inserts: list[list[Any]] = []
-        open_index: dict[int, int] = {}  # key -> index in inserts of its newest row in this batch
+        fresh: set[int] = set()  # devices whose newest row is one of `inserts`
         peer_changes: dict[tuple[int, str], bool] = {}  # net effect of the batch: connected or not
         names: list[tuple[str, int]] = []
+        cache, load = self._cache, self._load
+        call = dev.CALL_REPORTED
         for event in batch:
             sid = event.stream_id
-            entry = self._cache.get(sid) or self._load(tx, sid, dev.device_id_of(sid))
-            key, row, valid_from, peers = entry
+            old, peers = cache.get(sid) or load(tx, sid, dev.device_id_of(sid))
+            key = old[0]
             data, etype = event.data, event.type
-            row = list(row)
-            if etype == dev.CALL_REPORTED:
-                if data.get("direction") == "in":
-                    row[5] = (row[5] or 0) + 1
+            row = old.copy()  # [key, valid_from, valid_to, name, kind, owner, status, connections,
+            #                    calls_in, calls_out, last_call_at, last_call_number, last_call_direction, seen]
+            if etype == call:  # most events: the short path first
+                direction = data.get("direction")
+                if direction == "in":
+                    row[8] = (row[8] or 0) + 1
                 else:
-                    row[6] = (row[6] or 0) + 1
-                row[7], row[8], row[9] = data.get("occurred_at"), data.get("number"), data.get("direction")
+                    row[9] = (row[9] or 0) + 1
+                row[10], row[11], row[12] = data.get("occurred_at"), data.get("number"), direction
             elif etype == dev.DEVICE_REGISTERED:
-                row[0], row[1], row[2], row[3] = data.get("name", ""), data.get("kind", ""), data.get("owner", ""), "active"
-                row[4], row[5], row[6] = row[4] or 0, row[5] or 0, row[6] or 0
-                names.append((row[0], key))
+                row[3], row[4], row[5], row[6] = data.get("name", ""), data.get("kind", ""), data.get("owner", ""), "active"
+                row[7], row[8], row[9] = row[7] or 0, row[8] or 0, row[9] or 0
+                names.append((row[3], key))
             elif etype == dev.DEVICE_RENAMED:
-                row[0] = data.get("name", "")
-                names.append((row[0], key))
+                row[3] = data.get("name", "")
+                names.append((row[3], key))
             elif etype == dev.DEVICE_CONNECTED:
                 peer = data["peer_id"]
                 if peer not in peers:
@@ -145,23 +156,23 @@ class DeviceRegistry(Projection):
                     peers = peers - {peer}
                     peer_changes[(key, peer)] = False
             elif etype == dev.DEVICE_DECOMMISSIONED:
-                row[3] = "decommissioned"
+                row[6] = "decommissioned"
             else:
                 continue
-            row[4] = len(peers)
-            row[10] = to_us(event.recorded_at)
             position = event.position
-            if key in open_index:
-                inserts[open_index[key]][2] = position
-            elif valid_from:
-                closes.append((position, key, valid_from))
-            open_index[key] = len(inserts)
-            inserts.append([key, position, None, *row])
-            self._cache[sid] = (key, row, position, peers)
+            row[1], row[2], row[7], row[13] = position, None, len(peers), (event.recorded_at - EPOCH) // ONE_US
+            if key in fresh:
+                old[2] = position  # still in `inserts`: close it there
+            elif old[1]:
+                closes.append((position, old[1]))
+            fresh.add(key)
+            inserts.append(row)
+            cache[sid] = (row, peers)
         if closes:
-            tx.executemany(f"UPDATE {p}registry SET valid_to = ? WHERE device_key = ? AND valid_from = ?", closes)
+            tx.executemany(f"UPDATE {p}registry SET valid_to = ? WHERE valid_from = ?", closes)
         if inserts:
-            tx.executemany(f"INSERT INTO {p}registry VALUES ({', '.join('?' * (3 + len(_FIELDS)))})", inserts)
+            tx.executemany(f"INSERT INTO {p}registry (device_key, valid_from, valid_to, {', '.join(_FIELDS)})"
+                           f" VALUES ({', '.join('?' * (3 + len(_FIELDS)))})", inserts)
         if peer_changes:
             tx.executemany(f"INSERT OR IGNORE INTO {p}peers VALUES (?, ?)", [k for k, on in peer_changes.items() if on])
             tx.executemany(f"DELETE FROM {p}peers WHERE device_key = ? AND peer_id = ?",

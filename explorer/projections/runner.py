@@ -28,7 +28,7 @@ from explorer.store.sqlite import to_us
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 20000
 Progress = Callable[[int, int], None]
 Cancelled = Callable[[], bool]
 
@@ -388,12 +388,16 @@ class ProjectionRunner:
                 break
             last = batch[-1]
             last_us = _us(last.recorded_at)
+            batch_types = {e.type for e in batch}
             with db:
                 for g in active:
                     if g.checkpoint >= last.position:
                         continue
                     wanted = types[g.projection.name]
-                    todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
+                    if g.checkpoint < batch[0].position and batch_types <= wanted:
+                        todo = batch  # the usual case: the whole batch, no copy
+                    else:
+                        todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
                     self._apply(g, todo, batch, last_us)
             read += len(batch)
             elapsed = time.perf_counter() - started

@@ -1,8 +1,9 @@
 """The search read model: SQLite FTS5 over device names, owners and kinds, and event summaries.
 
 Prefix search as the user types: every word typed matches the start of a word indexed
-("nig cal" finds "night-caller"). Device hits come first (best match first), then event hits
-(newest first); each hit names its stream and a position to jump to.
+("nig cal" finds "night-caller"). Device hits come first (name matches, then owner or kind
+matches), then event hits (newest first, from three characters typed); each hit names its stream
+and a position to jump to.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from explorer.store.readdb import ReadDatabase
 from explorer.store.records import RecordedEvent
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+EVENT_MIN_CHARS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,7 @@ class SearchIndex(Projection):
 
     name = "search"
     title = "Full-text search"
-    version = 2
+    version = 3
     event_types = dev.EVENT_TYPES
     tables = ("devices", "device_text", "event_text")
 
@@ -67,6 +69,8 @@ class SearchIndex(Projection):
                 summary, stream_id UNINDEXED, shown UNINDEXED,
                 content='', contentless_unindexed=1, detail=none);
         """)
+        # Fewer, larger merges while bulk-loading (the default merges after every 4 segments).
+        tx.execute(f"INSERT INTO {p}event_text ({p}event_text, rank) VALUES ('automerge', 8)")
 
     def discard_caches(self) -> None:
         self._names.clear()
@@ -114,8 +118,14 @@ class SearchIndex(Projection):
                 else:
                     tx.execute(f"UPDATE {p}device_text SET name = ?, position = ? WHERE rowid = ?",
                                (name, event.position, key))
-            summary = _summary(etype, data, sid, name_of) if etype == dev.CALL_REPORTED else describe(etype, data, sid, name_of)
-            rows.append((event.position, summary, sid, summary))
+            if etype == dev.CALL_REPORTED:
+                # Calls are most events: index only what tells them apart (direction word and
+                # number); the device's name is found by its device hit, the sentence is kept to show.
+                shown = _summary(etype, data, sid, name_of)
+                words = f"{'incoming' if data.get('direction') == 'in' else 'outgoing'} call {data.get('number', '')}"
+            else:
+                shown = words = describe(etype, data, sid, name_of)
+            rows.append((event.position, words, sid, shown))
         if rows:
             tx.executemany(f"INSERT INTO {p}event_text (rowid, summary, stream_id, shown) VALUES (?, ?, ?, ?)", rows)
 
@@ -144,10 +154,23 @@ def search(readdb: ReadDatabase, text: str, limit: int = 50) -> list[Hit]:
     hits = [
         Hit("device", sid, int(pos or 0), f"{name} ({kind}, owner {owner or '-'})")
         for name, owner, kind, sid, pos in db.execute(
+            # Names first (a name match beats an owner or kind match), each in registration order:
+            # rowid order lets FTS5 stop at the limit instead of ranking every match of a short prefix.
             f"SELECT name, owner, kind, stream_id, position FROM {p}device_text WHERE {p}device_text MATCH ?"
-            " ORDER BY rank LIMIT ?", (query, limit))
+            " ORDER BY rowid LIMIT ?", (f"{{name}} : ({query})", limit))
     ]
     if len(hits) < limit:
+        seen = {h.stream_id for h in hits}
+        hits += [
+            Hit("device", sid, int(pos or 0), f"{name} ({kind}, owner {owner or '-'})")
+            for name, owner, kind, sid, pos in db.execute(
+                f"SELECT name, owner, kind, stream_id, position FROM {p}device_text WHERE {p}device_text MATCH ?"
+                " ORDER BY rowid LIMIT ?", (query, limit))
+            if sid not in seen
+        ][: limit - len(hits)]
+    # Event summaries from three characters on: a one- or two-letter prefix matches most of a big
+    # store's words, and the device hits answer those keystrokes.
+    if len(hits) < limit and len(text.strip()) >= EVENT_MIN_CHARS:
         hits += [
             Hit("event", sid, int(pos), shown)
             for pos, sid, shown in db.execute(

@@ -60,7 +60,7 @@ def test_edges_follow_the_cursor(qtbot, context: AppContext, view: GraphView) ->
         expected = graph_at(readdb, position)
         assert view.graph == expected
         assert drawn_edges(view) == len(expected.edges)
-        assert len(view.nodes_item.data) == len(expected.nodes)
+        assert view.node_count() == len(expected.nodes)
         if previous is not None:
             assert view.added == set(expected.edges) - set(previous.edges)
             assert view.removed == set(previous.edges) - set(expected.edges)
@@ -72,7 +72,7 @@ def test_edges_follow_the_cursor(qtbot, context: AppContext, view: GraphView) ->
 
 def test_click_selects_and_component_highlight(qtbot, context: AppContext, view: GraphView) -> None:
     burst = context.summary.burst_device  # type: ignore[attr-defined]
-    point = next(p for p in view.nodes_item.points() if p.data() == burst)
+    point = next(p for item in view.node_items.values() for p in item.points() if p.data() == burst)
     with qtbot.waitSignal(context.stream_selected, timeout=2000):
         view._clicked(view.nodes_item, [point])
     assert context.stream_id == burst

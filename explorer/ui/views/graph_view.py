@@ -67,6 +67,8 @@ class GraphView(QWidget):
         self.layout_positions: dict[str, tuple[float, float]] = {}
         self.names: dict[str, str] = {}
         self._node_ids: list[str] = []
+        self._index: dict[str, int] = {}  # stream id -> row of the coordinates array
+        self._coords_array: np.ndarray | None = None
         self._labels: list[pg.TextItem] = []
 
         self.plot = pg.PlotWidget(self)
@@ -76,16 +78,24 @@ class GraphView(QWidget):
         self.plot.hideAxis("bottom")
         self.plot.setMenuEnabled(False)
         vb = self.plot.getViewBox()
-        self.edges_item = pg.PlotCurveItem(connect="pairs", pen=_pen("edge"))
-        self.component_item = pg.PlotCurveItem(connect="pairs", pen=_pen("component", 2))
-        self.added_item = pg.PlotCurveItem(connect="pairs", pen=_pen("added", 2.5))
-        self.removed_item = pg.PlotCurveItem(connect="pairs", pen=_pen("removed", 2, dashed=True))
-        self.pending_item = pg.PlotCurveItem(connect="pairs", pen=_pen("pending", 2.5, dashed=True))
-        self.nodes_item = pg.ScatterPlotItem(size=7, pxMode=True, hoverable=True, tip=self._tip)
+        self.edges_item = pg.PlotCurveItem(connect="pairs", skipFiniteCheck=True, pen=_pen("edge"))
+        self.component_item = pg.PlotCurveItem(connect="pairs", skipFiniteCheck=True, pen=_pen("component", 2))
+        self.added_item = pg.PlotCurveItem(connect="pairs", skipFiniteCheck=True, pen=_pen("added", 2.5))
+        self.removed_item = pg.PlotCurveItem(connect="pairs", skipFiniteCheck=True, pen=_pen("removed", 2, dashed=True))
+        self.pending_item = pg.PlotCurveItem(connect="pairs", skipFiniteCheck=True, pen=_pen("pending", 2.5, dashed=True))
+        # One scatter item per kind of node, each with one brush and size: pyqtgraph then renders
+        # one symbol per item, not one per point (per-point brushes cost ~100 ms at 2,000 nodes).
+        self.node_items = {
+            kind: pg.ScatterPlotItem(size=size, pxMode=True, hoverable=True, tip=self._tip, pen=None,
+                                     brush=pg.mkBrush(*COLORS[kind]))
+            for kind, size in (("isolated", 6), ("node", 7), ("component", 9), ("selected", 13))
+        }
         for item in (self.edges_item, self.component_item, self.removed_item, self.added_item, self.pending_item,
-                     self.nodes_item):
+                     *self.node_items.values()):
             self.plot.addItem(item)
-        self.nodes_item.sigClicked.connect(self._clicked)
+        for item in self.node_items.values():
+            item.sigClicked.connect(self._clicked)
+        self.nodes_item = self.node_items["node"]
         vb.sigRangeChanged.connect(lambda *_: self._update_labels())
 
         legend = pg.LegendItem(offset=(10, 10), labelTextColor=(60, 60, 60))
@@ -122,7 +132,7 @@ class GraphView(QWidget):
 
     def _store_changed(self, store: Any) -> None:
         self.graph = self.previous = None
-        self.layout_positions, self.names = {}, {}
+        self.set_layout({}, {})
         self.added, self.removed, self.highlight = set(), set(), set()
         self._draw()
         if store is not None:
@@ -152,9 +162,17 @@ class GraphView(QWidget):
         self.reader.submit(store, "layout", job, self._layout_ready)
 
     def _layout_ready(self, result: tuple[dict[str, tuple[float, float]], dict[str, str]]) -> None:
-        self.layout_positions, self.names = result
+        self.set_layout(*result)
         self.request_graph()
         self.plot.getViewBox().autoRange(padding=0.05)
+
+    def set_layout(self, positions: dict[str, tuple[float, float]], names: dict[str, str] | None = None) -> None:
+        """Use `positions` (stream id -> x, y) for every node from now on."""
+        self.layout_positions = dict(positions)
+        self._index = {sid: i for i, sid in enumerate(self.layout_positions)}
+        self._coords_array = None
+        if names is not None:
+            self.names = names
 
     def request_graph(self) -> None:
         store = self.context.store
@@ -187,22 +205,36 @@ class GraphView(QWidget):
         found = self.layout_positions.get(sid)
         if found is None:
             found = self.layout_positions[sid] = spread_position(sid)
+        if sid not in self._index:
+            self._index[sid] = len(self._index)
         return found
 
     def _segments(self, edges: Any) -> tuple[np.ndarray, np.ndarray]:
-        xy = self._xy
-        flat = [c for a, b in edges for c in (*xy(a), *xy(b))]
-        if not flat:
+        if not edges:
             return np.zeros(0), np.zeros(0)
-        arr = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
-        return arr[:, 0], arr[:, 1]
+        index, xy = self._index, self._xy
+        for a, b in edges:  # devices the layout did not know get their spot first
+            if a not in index or b not in index:
+                xy(a), xy(b)
+        coords = self._coords()
+        ends = np.fromiter((index[n] for pair in edges for n in pair), dtype=np.int64, count=2 * len(edges))
+        pts = coords[ends]
+        return pts[:, 0], pts[:, 1]
+
+    def _coords(self) -> np.ndarray:
+        """The layout as an array (rows in `_index` order), rebuilt only when devices were added."""
+        if self._coords_array is None or len(self._coords_array) != len(self._index):
+            self._coords_array = np.asarray([self.layout_positions[s] for s in self._index],
+                                            dtype=np.float64).reshape(-1, 2)
+        return self._coords_array
 
     def _draw(self) -> None:
         g = self.graph
         if g is None:
             for item in (self.edges_item, self.component_item, self.added_item, self.removed_item):
                 item.setData([], [])
-            self.nodes_item.setData([])
+            for item in self.node_items.values():
+                item.setData([])
             self.info.setText("")
             return
         self.edges_item.setData(*self._segments(g.edges))
@@ -222,13 +254,18 @@ class GraphView(QWidget):
             return
         connected = {a for a, _ in g.edges} | {b for _, b in g.edges}
         selected = self.context.stream_id
-        pts = np.asarray([self._xy(s) for s in self._node_ids], dtype=np.float64).reshape(-1, 2)
-        brushes = [pg.mkBrush(*COLORS["selected"]) if s == selected
-                   else pg.mkBrush(*COLORS["component"]) if s in self.highlight
-                   else pg.mkBrush(*COLORS["node"]) if s in connected
-                   else pg.mkBrush(*COLORS["isolated"]) for s in self._node_ids]
-        sizes = [13 if s == selected else 9 if s in self.highlight else 7 for s in self._node_ids]
-        self.nodes_item.setData(pos=pts, brush=brushes, size=sizes, data=self._node_ids, pen=None)
+        groups: dict[str, list[str]] = {"isolated": [], "node": [], "component": [], "selected": []}
+        for sid in self._node_ids:
+            kind = ("selected" if sid == selected else "component" if sid in self.highlight
+                    else "node" if sid in connected else "isolated")
+            groups[kind].append(sid)
+        for kind, ids in groups.items():
+            pts = np.asarray([self._xy(s) for s in ids], dtype=np.float64).reshape(-1, 2)
+            self.node_items[kind].setData(pos=pts, data=ids)
+
+    def node_count(self) -> int:
+        """How many devices are drawn."""
+        return sum(len(item.data) for item in self.node_items.values())
 
     def _update_highlight(self, redraw_nodes: bool = True) -> None:
         g, sid = self.graph, self.context.stream_id

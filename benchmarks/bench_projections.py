@@ -1,0 +1,206 @@
+"""Issue 4 benchmarks: read models.
+
+Every figure comes with a baseline measured in the same run (the machine is shared and noisy):
+- a full build of all four read models over the 1M-event demo store (events/s), as a ratio to the
+  bare scan + decode rate of the same rows (store.read_all) measured just before and after (goal >= 0.3);
+- the device graph as of a random position in that store: p50/p95 of the query (goal p95 <= 20 ms),
+  against a from-scratch fold of the connection events up to the same positions;
+- the graph view's redraw on a cursor move at 2,000 devices (goal p95 <= 50 ms), against redrawing
+  an unchanged graph;
+- search as the user types over a registry of 100,000 devices (goal p95 <= 20 ms), against
+  `LIKE '%text%'` over the same names.
+
+Run: `python3 tasks.py bench projections` (about 3-5 minutes with the 1M store cached; the build of
+the read models alone takes a minute or two). EXPLORER_BENCH_EVENTS=N uses a smaller demo store.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from benchmarks.stores import demo_store, percentile
+from explorer.domain.iot import device as dev
+from explorer.projections import runner_for
+from explorer.projections.graph import graph_at
+from explorer.projections.runner import ProjectionRunner
+from explorer.projections.search import SearchIndex, search
+from explorer.store.base_types import NO_STREAM
+from explorer.store.readdb import ReadDatabase
+from explorer.store.records import AppendRequest, EventFilter, NewEvent
+from explorer.store.sqlite import SQLiteEventStore
+
+EVENTS = int(os.environ.get("EXPLORER_BENCH_EVENTS", "1000000"))
+SEARCH_DEVICES = 100_000
+WORDS = ("alpha", "bravo", "cobalt", "delta", "ember", "falcon", "granite", "harbor", "iris", "jade", "kilo",
+         "lumen", "maple", "nova", "onyx", "pixel", "quartz", "raven", "sierra", "talon", "umber", "vertex",
+         "willow", "xenon", "yukon", "zephyr")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def scan_rate(store: SQLiteEventStore) -> float:
+    started = time.perf_counter()
+    n = sum(1 for _ in store.read_all())
+    return n / (time.perf_counter() - started)
+
+
+def bench_rebuild(store: SQLiteEventStore, work: Path) -> ProjectionRunner:
+    print(f"### full build of every read model over {store.head().position:,} demo events")
+    before = scan_rate(store)
+    runner = runner_for(store, ReadDatabase(work / "read.sqlite"))
+    started = time.perf_counter()
+    read = runner.catch_up()
+    elapsed = time.perf_counter() - started
+    after = scan_rate(store)
+    bare = statistics.mean([before, after])
+    rate = read / elapsed
+    print(f"bare scan+decode (read_all): {before:,.0f} and {after:,.0f} events/s (mean {bare:,.0f})")
+    print(f"build of registry + search + graph + analytics: {rate:,.0f} events/s ({elapsed:.1f} s)")
+    print(f"ratio to bare scan+decode: {rate / bare:.2f} (goal >= 0.3)")
+    size = sum(p.stat().st_size for p in work.glob("read.sqlite*"))
+    print(f"read database: {size / 1e6:.0f} MB")
+    return runner
+
+
+def bench_graph_query(runner: ProjectionRunner) -> None:
+    print("\n### graph as of a random position")
+    head = runner.store.head().position
+    rng = random.Random(4)
+    times, sizes = [], []
+    for _ in range(200):
+        p = rng.randint(1, head)
+        started = time.perf_counter()
+        g = graph_at(runner.readdb, p)
+        times.append(time.perf_counter() - started)
+        sizes.append(len(g.edges))
+    print(f"graph_at over 200 random positions: p50 {ms(percentile(times, 50))}, p95 {ms(percentile(times, 95))}"
+          f" (goal p95 <= 20 ms); edges per answer: median {statistics.median(sizes):,.0f}, max {max(sizes):,}")
+    # Baseline: the same answer folded from the connection events (what the read model saves).
+    fold_times = []
+    kinds = EventFilter(event_types=(dev.DEVICE_CONNECTED, dev.DEVICE_DISCONNECTED))
+    for _ in range(5):
+        p = rng.randint(head // 2, head)
+        started = time.perf_counter()
+        edges: set[tuple[str, str]] = set()
+        for e in runner.store.read_all(1, to_position=p, filters=kinds):
+            pair = (e.stream_id, dev.device_stream(e.data["peer_id"]))
+            if e.type == dev.DEVICE_CONNECTED:
+                edges.add(pair)
+            else:
+                edges.discard(pair)
+        fold_times.append(time.perf_counter() - started)
+    fold = statistics.median(fold_times)
+    print(f"baseline, folding the connection events up to P (5 positions in the second half): median {ms(fold)};"
+          f" the indexed query is {fold / percentile(times, 50):,.0f}x faster at the median")
+
+
+def bench_graph_view(runner: ProjectionRunner) -> None:
+    print("\n### graph view redraw on a cursor move")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.projections.graph import all_edges, all_nodes
+    from explorer.projections.layout import force_layout
+    from explorer.ui.context import AppContext
+    from explorer.ui.views.graph_view import GraphView
+
+    app = QApplication.instance() or QApplication([])
+    context = AppContext()
+    view = GraphView(context=context)
+    view.resize(1000, 800)
+    view.show()
+    nodes, edges = all_nodes(runner.readdb), all_edges(runner.readdb)
+    started = time.perf_counter()
+    view.set_layout(force_layout(nodes, edges))
+    print(f"layout of {len(nodes):,} devices and {len(edges):,} pairs ever connected: "
+          f"{time.perf_counter() - started:.1f} s (once per store, in the background)")
+    head = runner.store.head().position
+    # A drag: the cursor moves 500 events at a time through the last part of the history.
+    positions = list(range(head - 200 * 500, head, 500))
+    graphs = [graph_at(runner.readdb, p) for p in positions]
+    view.show_graph(graphs[0])
+    app.processEvents()
+
+    def redraw(g: object) -> float:
+        started = time.perf_counter()
+        view.show_graph(g)  # type: ignore[arg-type]
+        view.plot.viewport().repaint()  # paint now, as the event loop would
+        return time.perf_counter() - started
+
+    moves = [redraw(g) for g in graphs[1:]]
+    same = [redraw(graphs[-1]) for _ in range(50)]
+    g = graphs[-1]
+    print(f"{len(g.nodes):,} devices, {len(g.edges):,} connections at the end; "
+          f"changes per move: median {statistics.median(len(view.added) for _ in [0]):,}")
+    print(f"redraw per cursor move (199 moves of 500 events): p50 {ms(percentile(moves, 50))}, "
+          f"p95 {ms(percentile(moves, 95))} (goal p95 <= 50 ms)")
+    print(f"baseline, redrawing the unchanged graph: p50 {ms(percentile(same, 50))}; "
+          f"ratio move/unchanged at p50: {percentile(moves, 50) / percentile(same, 50):.2f}")
+    view.close()
+
+
+def bench_search(work: Path) -> None:
+    print(f"\n### search as the user types over {SEARCH_DEVICES:,} devices")
+    rng = random.Random(9)
+    path = work / "search.evstore"
+    names = []
+    with SQLiteEventStore.create(path) as store:
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        batch = []
+        for i in range(SEARCH_DEVICES):
+            device_id = f"{i:08x}-0000-4000-8000-{rng.getrandbits(48):012x}"
+            name = f"{rng.choice(WORDS)}-{rng.choice(WORDS)}-{i}"
+            names.append(name)
+            batch.append(AppendRequest(dev.device_stream(device_id), dev.STREAM_TYPE, (NewEvent(
+                dev.DEVICE_REGISTERED, {"device_id": device_id, "name": name, "kind": rng.choice(dev.KINDS),
+                                        "owner": rng.choice(WORDS)}),), NO_STREAM,
+                recorded_at=start + timedelta(seconds=i)))
+            if len(batch) == 5000:
+                store.append_batch(batch)
+                batch = []
+        runner = ProjectionRunner(store=store, readdb=ReadDatabase(work / "search-read.sqlite"),
+                                  projections=[SearchIndex])
+        runner.catch_up()
+        readdb = runner.readdb
+        times: list[float] = []
+        like_times: list[float] = []
+        prefix = readdb.db.execute("SELECT generation FROM projection_generations WHERE name = 'search'").fetchone()[0]
+        for name in rng.sample(names, 40):
+            typed = ""
+            for ch in name[:12]:
+                typed += ch
+                started = time.perf_counter()
+                search(readdb, typed, 50)
+                times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            readdb.db.execute(f"SELECT stream_id FROM search_g{prefix}_devices WHERE name LIKE ? LIMIT 50",
+                              (f"%{name[:12]}%",)).fetchall()
+            like_times.append(time.perf_counter() - started)
+        print(f"prefix search per keystroke ({len(times)} keystrokes, 50 hits max): p50 {ms(percentile(times, 50))},"
+              f" p95 {ms(percentile(times, 95))} (goal p95 <= 20 ms)")
+        print(f"baseline, LIKE '%text%' over the same names: p50 {ms(percentile(like_times, 50))}, "
+              f"p95 {ms(percentile(like_times, 95))}")
+
+
+def main(argv: list[str]) -> int:
+    source = demo_store(EVENTS)
+    work = Path(tempfile.mkdtemp(prefix="bench-projections-"))
+    try:
+        # The cached store is shared: read it read-only, never write into it.
+        store = SQLiteEventStore.open(source, read_only=True)
+        runner = bench_rebuild(store, work)
+        bench_graph_query(runner)
+        bench_graph_view(runner)
+        bench_search(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
