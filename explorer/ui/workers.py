@@ -15,6 +15,11 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
+# The signals of every running worker, until its `finished` is delivered on the GUI thread.
+# Without this, a caller that drops its Worker lets Python collect the signals QObject while
+# its queued `returned` is still in flight, and the result is silently lost.
+_LIVE: dict[int, WorkerSignals] = {}
+
 Job = Callable[[Callable[[], bool], Callable[[int, int], None]], Any]
 
 
@@ -51,6 +56,9 @@ class Worker(QRunnable):
         self.name = name
         self._job = job
         self._cancel = threading.Event()
+        key = id(self.signals)
+        _LIVE[key] = self.signals
+        self.signals.finished.connect(lambda: _LIVE.pop(key, None))
 
     def cancel(self) -> None:
         """Ask the job to stop at its next check; `returned` is then not emitted."""

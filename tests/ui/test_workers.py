@@ -1,0 +1,34 @@
+"""Workers deliver every result on the GUI thread, even when the caller keeps no reference."""
+
+from __future__ import annotations
+
+import gc
+
+from pytestqt.qtbot import QtBot
+
+from explorer.ui import workers
+
+
+def test_results_arrive_when_the_caller_drops_its_workers(qtbot: QtBot) -> None:
+    results: list[int] = []
+    for i in range(200):
+        workers.start(lambda cancelled, progress, i=i: i * 2, on_result=results.append)
+    gc.collect()
+    qtbot.waitUntil(lambda: len(results) == 200, timeout=20_000)
+    assert sorted(results) == [i * 2 for i in range(200)]
+    qtbot.waitUntil(lambda: not workers._LIVE, timeout=5_000)
+
+
+def test_an_error_is_reported_and_a_cancelled_job_returns_nothing(qtbot: QtBot) -> None:
+    errors: list[BaseException] = []
+    workers.start(lambda c, p: 1 / 0, on_error=errors.append)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=5_000)
+    assert len(errors) == 1 and isinstance(errors[0], ZeroDivisionError)
+
+    returned: list[object] = []
+    gate = workers.threading.Event()
+    worker = workers.start(lambda cancelled, p: (gate.wait(5), cancelled())[1], on_result=returned.append)
+    worker.cancel()
+    with qtbot.waitSignal(worker.signals.finished, timeout=5_000):
+        gate.set()
+    assert returned == []
