@@ -559,7 +559,7 @@ def iter_entries(
         if (types and etype not in types) or (actors and actor not in actors):
             continue
         occurred = data.get("occurred_at")
-        sentence = pack.sentence(etype, data, sid, name_of)
+        sentence = pack.sentence(etype, data, sid, name_of) if not problem else f"[damaged event: {problem}]"
         if "\n" in sentence or "\r" in sentence or "\t" in sentence:
             sentence = " ".join(sentence.split())
         yield ReportEntry(

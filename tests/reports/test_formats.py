@@ -169,3 +169,19 @@ def test_progress_reaches_the_end(store, demo, tmp_path: Path) -> None:
         seen: list[float] = []
         write_report(store, ReportScope(), tmp_path / f"p.{fmt}", progress=lambda d, t: seen.append(d / t))
         assert seen == sorted(seen) and seen[-1] == 1.0, fmt
+
+
+def test_a_damaged_event_is_reported_as_damaged(tmp_path: Path) -> None:
+    import apsw
+
+    with _hostile_store(tmp_path / "odd.evstore") as store:
+        pass
+    db = apsw.Connection(str(tmp_path / "odd.evstore"))
+    db.execute("DROP TRIGGER events_are_immutable_update")
+    db.execute("UPDATE events SET data = '{not json' WHERE position = 2")
+    db.close()
+    with SQLiteEventStore.open(tmp_path / "odd.evstore", read_only=True) as store:
+        write_report(store, ReportScope(), tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[1]["summary"].startswith("[damaged event: stored data is not valid JSON")
