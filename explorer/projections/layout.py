@@ -26,7 +26,7 @@ def spread_position(stream_id: str, radius: float = 1.1) -> tuple[float, float]:
 
 def force_layout(nodes: Sequence[str], edges: Sequence[tuple[str, str]], *, iterations: int = 50,
                  cancelled: Cancelled | None = None) -> dict[str, tuple[float, float]]:
-    """Fruchterman-Reingold positions in [-1, 1]^2 for `nodes`; edges to unknown nodes are ignored."""
+    """Fruchterman-Reingold positions within the unit circle for `nodes`; edges to unknown nodes are ignored."""
     order = sorted(set(nodes))
     n = len(order)
     if n == 0:
@@ -67,7 +67,16 @@ def force_layout(nodes: Sequence[str], edges: Sequence[tuple[str, str]], *, iter
         # A weak pull to the centre keeps unconnected devices from drifting off.
         pos *= 0.995
         temperature *= 0.93
-    pos -= pos.mean(axis=0)
-    scale = np.abs(pos).max() or 1.0
+    pos -= np.median(pos, axis=0)
+    # Scale to the bulk, not to the few unconnected devices repulsion pushed far out: those go on
+    # a thin ring just outside, keeping their direction (else the network shrinks to a dot).
+    radius = np.sqrt(np.einsum("ij,ij->i", pos, pos))
+    scale = float(np.percentile(radius, 95)) or 1.0
     pos /= scale
+    radius /= scale
+    far = radius > 1.0
+    if far.any():
+        rank = np.argsort(np.argsort(radius[far])) / max(1, int(far.sum()))
+        pos[far] *= ((1.02 + 0.08 * rank) / radius[far])[:, None]
+    pos /= 1.1
     return {s: (float(pos[i, 0]), float(pos[i, 1])) for i, s in enumerate(order)}

@@ -98,7 +98,8 @@ class GraphView(QWidget):
         self.nodes_item = self.node_items["node"]
         vb.sigRangeChanged.connect(lambda *_: self._update_labels())
 
-        legend = pg.LegendItem(offset=(10, 10), labelTextColor=(60, 60, 60))
+        legend = pg.LegendItem(offset=(10, 10), labelTextColor=(60, 60, 60), brush=pg.mkBrush(255, 255, 255, 225),
+                               pen=pg.mkPen(200, 200, 200))
         legend.setParentItem(vb)
         legend.addItem(pg.PlotDataItem(pen=_pen("edge", 2)), "connection")
         legend.addItem(pg.PlotDataItem(pen=_pen("added", 2.5)), "added since last cursor")
