@@ -42,3 +42,8 @@ def test_nothing_and_odd_input(built: ProjectionRunner) -> None:
     assert search(built.readdb, "night", 0) == []
     assert fts_query('a"b c') == '"a"* AND "b"* AND "c"*'
     assert len(search(built.readdb, "call", 7)) == 7
+
+
+def test_events_are_searched_from_three_characters(built: ProjectionRunner) -> None:
+    assert all(h.kind == "device" for h in search(built.readdb, "de", 200))
+    assert any(h.kind == "event" for h in search(built.readdb, "dec", 200))

@@ -104,3 +104,23 @@ def test_rebuild_shows_progress_and_swaps(qtbot, context: AppContext, panel: Pro
 
 def test_empty_model_passes_the_model_tester(qtmodeltester) -> None:
     qtmodeltester.check(ProjectionStatusModel())
+
+
+def test_failed_and_rebuilding_rows(qtmodeltester) -> None:
+    from explorer.projections.runner import Failure, ProjectionStatus
+
+    model = ProjectionStatusModel()
+    failed = ProjectionStatus("graph", "Device-connection graph", 2, "failed", 40, 100, 60, 3600.0,
+                              failure=Failure(41, "DeviceConnected", "KeyError: 'peer_id' <b>x</b>"))
+    rebuilding = ProjectionStatus("registry", "Device registry", 3, "rebuilding", 100, 100, 0, 0.0,
+                                  rebuild_checkpoint=25)
+    model.set_statuses([failed, rebuilding], {"registry": [1.0, 5.0, 3.0]}, paused=False)
+    qtmodeltester.check(model)
+    assert model.index(0, 1).data() == "failed"
+    assert "stopped at position 41 (DeviceConnected)" in model.index(0, 0).data(3)  # ToolTipRole
+    assert model.index(0, 3).data() == "60 events (1.0 h)"
+    assert model.index(1, 1).data() == "rebuilding 25%"
+    assert model.index(1, 4).data(FRACTION_ROLE) == 0.25
+    model.set_statuses([failed.__class__("graph", "G", 2, "catching-up", 40, 100, 60, 1.0), rebuilding], {},
+                       paused=True)
+    assert model.index(0, 1).data() == "paused"
