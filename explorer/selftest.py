@@ -8,9 +8,9 @@ real module API and reports one line: exit 0 when every step passed, 1 naming wh
 
 Steps: store (make the demo store), sqlite (FTS5 built in), verify (the chain hash), state_at
 (time travel), rebuild (every read model), preview (a command's optimistic preview), report
-(an audit report to PDF), window (the main window opens the store and draws offscreen once),
-paths (the platform directories, and that nothing was written outside the temporary one).
-A step whose module is not part of this build is reported as missing, which is a failure.
+(an audit report to PDF, then verified against the store), window (the main window opens the
+store and draws offscreen once), paths (the platform directories, and that nothing was written
+outside the temporary one). A step whose module is not part of this build is reported as missing, which is a failure.
 """
 
 from __future__ import annotations
@@ -206,7 +206,12 @@ def step_report(run: Run) -> str:
     data = target.read_bytes() if target.exists() else b""
     _require(data.startswith(b"%PDF-"), f"{target.name} is not a PDF ({len(data)} bytes)")
     _require(result.events > 0, "the report lists no events")
-    return f"{result.pages} pages, {result.events} events, {len(data) // 1024} KiB"
+    # An audit report is only worth its verification: check it against the store, as an auditor would.
+    checked = _import("explorer.reports.verify").verify_report(run.store, target)
+    _require(checked.ok and checked.listed == result.events,
+             f"the report does not verify: {[p.message for p in checked.problems][:3]} "
+             f"({checked.listed} of {result.events} listed events found)")
+    return f"{result.pages} pages, {result.events} events, {len(data) // 1024} KiB, verified"
 
 
 def _wait_for(signal: Any, timeout_s: float, *also: Any) -> tuple[bool, tuple[Any, ...]]:

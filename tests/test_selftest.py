@@ -101,3 +101,18 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert selftest.main(["--events", "5"]) == 2
     assert "error: --events must be at least" in capsys.readouterr().err
     assert selftest.main(["--step", "nope"]) == 2
+
+
+def test_a_report_that_does_not_verify_fails(qapp, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.reports import verify
+
+    def tampered(store: object, path: object, **kwargs: object) -> verify.ReportVerification:
+        result = verify.ReportVerification()
+        result.add(7, "event 7 differs from the store")
+        return result
+
+    monkeypatch.setattr(verify, "verify_report", tampered)
+
+    assert selftest.main(["--step", "report", "--events", "400"]) == 1
+    assert "report failed (the report does not verify: ['event 7 differs from the store']" in capsys.readouterr().err
