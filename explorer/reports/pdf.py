@@ -121,6 +121,7 @@ class _Flow:
         self._metrics: dict[int, QFontMetricsF] = {}
         self._flag_cache: dict[Column, int] = {}
         self._widest_cache: dict[int, float] = {}
+        self._cell_cache: dict[tuple[int, float, int, str], float] = {}
         self._colours: dict[str, QColor] = {}
         self._grid_pen = QPen(QColor("#bbbbbb"), 0.4)
         self._text_pen = QPen(QColor("#000000"))
@@ -265,7 +266,12 @@ class _Flow:
             if "\n" not in text and text.isascii() and len(text) * self._widest(font) <= inner:
                 h = line
             else:
-                h = fm.boundingRect(QRectF(0, 0, inner, 1e6), self._flags(column), text).height()
+                # Types, actors and times repeat from row to row: measure each text once per column.
+                cell_key = (id(font), inner, self._flags(column), text)
+                h = self._cell_cache.get(cell_key)
+                if h is None:
+                    h = self._cell_cache[cell_key] = fm.boundingRect(
+                        QRectF(0, 0, inner, 1e6), self._flags(column), text).height()
                 if h > line * MAX_CELL_LINES + 0.5:
                     h = line * MAX_CELL_LINES
                     clip |= 1 << k
