@@ -78,6 +78,7 @@ class Run:
         events / devices: the demo store's size.
         store: the open demo store (after the "store" step).
         facts: step name -> values later steps (and --json) use.
+        qt_messages: Qt's warnings during the run (shown with --verbose, kept off the one line).
     """
 
     workdir: Path
@@ -85,6 +86,7 @@ class Run:
     devices: int
     store: Any = None
     facts: dict[str, Any] = field(default_factory=dict)
+    qt_messages: list[str] = field(default_factory=list)
 
 
 def _import(module: str) -> Any:
@@ -328,6 +330,30 @@ NEEDS_STORE = {"verify", "state_at", "rebuild", "preview", "report", "window"}
 # -- running -----------------------------------------------------------------------------------
 
 
+# Qt's offscreen platform says this for every top-level window; it means nothing here.
+QT_NOISE = ("This plugin does not support propagateSizeHints()",)
+
+
+@contextlib.contextmanager
+def qt_messages_collected(into: list[str]) -> Iterator[None]:
+    """Collect Qt's log messages into `into` instead of stderr (the one-line summary stays one line)."""
+    try:
+        from PySide6.QtCore import qInstallMessageHandler
+    except ImportError:  # no Qt: the window step reports it
+        yield
+        return
+
+    def handler(mode: Any, context: Any, message: str) -> None:
+        if message not in QT_NOISE:
+            into.append(f"{getattr(mode, 'name', mode)}: {message}")
+
+    previous = qInstallMessageHandler(handler)
+    try:
+        yield
+    finally:
+        qInstallMessageHandler(previous)
+
+
 @contextlib.contextmanager
 def isolated_environment(workdir: Path) -> Iterator[None]:
     """Point every app directory into `workdir` (and Qt at the offscreen platform); undo on exit."""
@@ -353,7 +379,7 @@ def run_steps(workdir: Path, *, events: int = DEFAULT_EVENTS, devices: int = DEF
     run = Run(workdir=workdir, events=events, devices=devices)
     results: list[StepResult] = []
     try:
-        with isolated_environment(workdir):
+        with isolated_environment(workdir), qt_messages_collected(run.qt_messages):
             _make_application()
             for name, step in STEPS:
                 if only and name not in only and name != "store":
@@ -429,12 +455,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="event-explorer-selftest-") as tmp:
             results, run = run_steps(Path(tmp), events=args.events, only=args.step, on_step=show)
     seconds = time.perf_counter() - started
+    if args.verbose and not args.json:
+        for message in run.qt_messages:
+            print(f"  qt: {message}", file=sys.stderr)
     line = summary_line(results, seconds)
     passed = all(r.ok for r in results)
     if args.json:
         out = {"ok": passed, "summary": line, "seconds": round(seconds, 3),
                "steps": [asdict(r) | {"seconds": round(r.seconds, 3)} for r in results],
-               "facts": run.facts, "about": about.about_info()}
+               "facts": run.facts, "qt_messages": run.qt_messages, "about": about.about_info()}
         print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
     else:
         print(line, file=sys.stdout if passed else sys.stderr)
