@@ -33,7 +33,7 @@ from explorer.domain.iot import device as iot_device
 from explorer.domain.plugins import pack_for
 from explorer.store import chain
 from explorer.store.records import EventFilter, format_time
-from explorer.store.sqlite import SQLiteEventStore, from_us, to_us
+from explorer.store.sqlite import SQLiteEventStore, to_us
 from explorer.timetravel import TimeTravel
 
 REPORT_KIND = "event-explorer-audit-report"

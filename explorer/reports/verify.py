@@ -34,7 +34,6 @@ from explorer.reports.model import (
     Progress,
     ReportCancelled,
     ReportError,
-    event_hash,
 )
 from explorer.reports.writer import sidecar_path
 from explorer.store import chain
@@ -308,5 +307,3 @@ def verify_report(store: SQLiteEventStore, report_path: str | Path, *, progress:
 def hashlib_hex(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
-
-__all__ = ["Problem", "ReportVerification", "event_hash", "load_manifest", "verify_report"]
