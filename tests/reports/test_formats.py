@@ -185,3 +185,15 @@ def test_a_damaged_event_is_reported_as_damaged(tmp_path: Path) -> None:
     with (tmp_path / "r.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows[1]["summary"].startswith("[damaged event: stored data is not valid JSON")
+
+
+def test_csv_changes_read_like_the_report(store, demo, tmp_path: Path) -> None:
+    from explorer.reports.model import iter_entries, resolve_scope
+
+    sid = demo[1].night_caller
+    write_report(store, ReportScope(stream_ids=(sid,)), tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    entries = list(iter_entries(store, resolve_scope(store, ReportScope(stream_ids=(sid,)))))
+    assert [r["changes"] for r in rows] == [e.changes_text() for e in entries]
+    assert [r["summary"] for r in rows] == [e.sentence for e in entries]
