@@ -203,21 +203,25 @@ class EventTableModel(QAbstractTableModel):
             return matching_positions(store, query, 1, head, cancelled, progress)
 
         worker = self.reader.run(compute, name="filter events", with_progress=True,
-                                 on_result=lambda found: self._install(generation, found))
+                                 on_result=lambda found: self._install(generation, found),
+                                 on_error=lambda exc: self._filter_failed(generation, exc))
         worker.signals.progressed.connect(self.progressed)
-        worker.signals.finished.connect(lambda: self._filter_finished(worker))
         self._filtering = worker
 
-    def _filter_finished(self, worker: workers.Worker) -> None:
-        if self._filtering is worker:
+    def _filter_failed(self, generation: int, exc: BaseException) -> None:
+        log.error("filtering events failed: %r", exc)
+        if generation == self._generation:
+            self._end_busy()
+
+    def _end_busy(self) -> None:
+        if self._filtering is not None:
             self._filtering = None
             self.busy_changed.emit(False)
 
     def cancel_filter(self) -> None:
         if self._filtering is not None:
             self._filtering.cancel()
-            self._filtering = None
-            self.busy_changed.emit(False)
+            self._end_busy()
 
     @property
     def is_busy(self) -> bool:
@@ -226,6 +230,9 @@ class EventTableModel(QAbstractTableModel):
     def _install(self, generation: int, positions: Sequence[int]) -> None:
         if generation != self._generation:
             return
+        # The current query's result ends "busy" (not the worker's `finished`, which may arrive
+        # after a newer query started).
+        self._end_busy()
         self.beginResetModel()
         self._positions = positions
         self._pages.clear()
