@@ -22,7 +22,7 @@ from explorer.store import EventFilter, NewEvent
 from explorer.store.readdb import ReadDatabase
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import TimeTravel, diff
-from tests.helpers.cli import assert_one_error_line, can_run_as, run_cli, run_cli_batch
+from tests.helpers.cli import can_run_as, run_cli_batch
 from tests.helpers.stores import make_demo
 
 
@@ -62,14 +62,26 @@ def api_session(path: Path) -> None:
         clone.close()
 
 
-def cli_session(path: Path, stream: str, **kw: Any) -> None:
-    """The reading sub-commands, in one fresh process (as `user` when given)."""
+def cli_session(path: Path, stream: str, extra: list[list[str]] | None = None,
+                **kw: Any) -> list[tuple[int, str, str]]:
+    """The reading sub-commands, then `extra` ones, in one fresh process (as `user` when given).
+
+    Asserts the reading ones succeed; returns the results of the extra ones.
+    """
     commands = [["info", str(path)], ["info", str(path), "--json"], ["events", str(path), "--limit", "50"],
                 ["events", str(path), "--json", "--type", "DeviceRenamed"], ["state", str(path), stream, "--json"],
                 ["diff", str(path), stream, "--from-version", "1", "--to-version", "3"],
                 ["history", str(path), stream, "peers"], ["verify", str(path)]]
-    for args, (code, _out, err) in zip(commands, run_cli_batch(commands, **kw)):
+    results = run_cli_batch(commands + (extra or []), **kw)
+    for args, (code, _out, err) in zip(commands, results):
         assert code == 0, (args, err)
+    return results[len(commands):]
+
+
+def one_error_line(result: tuple[int, str, str]) -> str:
+    code, out, err = result
+    assert (code, out) == (2, "") and err.count("\n") == 1 and err.startswith("error: "), result
+    return err.strip()
 
 
 @pytest.fixture(scope="module")
@@ -153,17 +165,16 @@ def test_as_nobody_a_store_in_a_read_only_folder_reads_and_creates_nothing(demo_
         listing = sorted(os.listdir(store_dir))
         env = {"EXPLORER_CACHE_DIR": str(cache_dir), "EXPLORER_DATA_DIR": str(cache_dir / "data"),
                "EXPLORER_CONFIG_DIR": str(cache_dir / "config"), "EXPLORER_LOG_DIR": str(cache_dir / "log")}
-        cli_session(path, stream, user="nobody", env=env, cwd=store_dir)
-        info = run_cli("info", str(path), "--json", user="nobody", env=env, cwd=store_dir)
-        assert json.loads(info.stdout)["read_only"] is True
+        info, migrate, demo = cli_session(
+            path, stream,
+            [["info", str(path), "--json"], ["migrate", str(path)],
+             ["demo", str(store_dir / "new.evstore"), "--events", "100", "--devices", "5"]],
+            user="nobody", env=env, cwd=store_dir)
+        assert json.loads(info[1])["read_only"] is True
         assert sorted(os.listdir(store_dir)) == listing == ["demo.evstore"]
         assert snapshot_bytes(path) == before
-        # writing commands say why they cannot, in one line
-        line = assert_one_error_line(run_cli("migrate", str(path), user="nobody", env=env, cwd=store_dir))
-        assert "read-only" in line
-        line = assert_one_error_line(run_cli("demo", str(store_dir / "new.evstore"), "--events", "100",
-                                             "--devices", "5", user="nobody", env=env, cwd=store_dir))
-        assert "new.evstore" in line
+        assert "read-only" in one_error_line(migrate)  # writing commands say why they cannot, in one line
+        assert "new.evstore" in one_error_line(demo)
         assert sorted(os.listdir(store_dir)) == ["demo.evstore"]
     finally:
         for d in (store_dir, cache_dir):
@@ -183,10 +194,8 @@ def test_as_nobody_a_read_only_file_reads_and_refuses_writes(demo_file: Path) ->
             stream = store.streams(limit=1)[0].stream_id
         before = snapshot_bytes(path)
         env = {"EXPLORER_CACHE_DIR": str(cache_dir)}
-        cli_session(path, stream, user="nobody", env=env, cwd=store_dir)
-        assert snapshot_bytes(path) == before
-        line = assert_one_error_line(run_cli("migrate", str(path), user="nobody", env=env, cwd=store_dir))
-        assert "read-only" in line
+        (migrate,) = cli_session(path, stream, [["migrate", str(path)]], user="nobody", env=env, cwd=store_dir)
+        assert "read-only" in one_error_line(migrate)
         assert snapshot_bytes(path) == before
         db = apsw.Connection(str(path))
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
