@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import importlib.metadata
-import os
 import random
 import shutil
 import statistics
