@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return selftest.main(args[1:])
     if args and (args[0] in cli.command_names() or args[0] in ("-h", "--help")):
         return cli.main(args)
+    stray = next((a for a in args if not a.startswith("-")), None)
+    if stray is not None and not os.path.exists(stray):
+        # Neither a sub-command nor a file: a typo, most likely; don't open a window for it.
+        print(f"error: {stray!r} is neither a command nor an existing store file "
+              "(see `event-explorer --help`)", file=sys.stderr)
+        return 2
     return gui_main(args)
 
 
