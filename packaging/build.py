@@ -42,6 +42,8 @@ SELF_TEST_TIMEOUT_S = 300
 REQUIRED = {
     "linux": ["PySide6/Qt/plugins/platforms/libqoffscreen.so", "PySide6/Qt/plugins/platforms/libqxcb.so",
               "PySide6/Qt/plugins/platforms/libqwayland.so", "PySide6/Qt/plugins/iconengines/libqsvgicon.so",
+              "PySide6/Qt/plugins/platforminputcontexts/libcomposeplatforminputcontextplugin.so",
+              "PySide6/Qt/plugins/platforminputcontexts/libibusplatforminputcontextplugin.so",
               "explorer/resources/icons/event-explorer-256.png", "explorer/resources/icon.png"],
     "win32": ["PySide6/plugins/platforms/qoffscreen.dll", "PySide6/plugins/platforms/qwindows.dll",
               "explorer/resources/icons/event-explorer-256.png"],
