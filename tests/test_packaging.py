@@ -9,6 +9,7 @@ it keeps user files in the same platform directories as the pip-installed app.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import importlib.util
 import json
 import os
@@ -17,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -217,6 +219,37 @@ def test_frozen_app_keeps_the_demo_store_and_read_models_in_the_platform_dirs(bu
     projected = _frozen(built, "project", str(tmp_path / ".local/share/event-explorer/demo.evstore"), home=tmp_path)
     assert projected.returncode == 0, projected.stderr
     assert list((tmp_path / ".cache/event-explorer/readmodels").glob("*.sqlite"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG paths")
+def test_frozen_gui_first_start_keeps_its_files_in_the_platform_dirs(built: dict, tmp_path: Path) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))
+    for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "EXPLORER_DATA_DIR",
+                 "EXPLORER_CACHE_DIR", "EXPLORER_LOG_DIR", "EXPLORER_CONFIG_DIR"):
+        env.pop(name, None)
+    wanted = {
+        "demo store": lambda: (tmp_path / ".local/share/event-explorer/demo.evstore").is_file(),
+        "settings": lambda: (tmp_path / ".config/event-explorer/settings.ini").is_file(),
+        "log": lambda: (tmp_path / ".local/state/event-explorer/log/event-explorer.log").is_file(),
+        "read models": lambda: any((tmp_path / ".cache/event-explorer/readmodels").glob("*.sqlite")),
+    }
+    # The app runs until its window closes: watch for its files, then stop it.
+    proc = subprocess.Popen([str(built["exe"])], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    try:
+        while not all(check() for check in wanted.values()):
+            missing = [name for name, check in wanted.items() if not check()]
+            assert proc.poll() is None, f"the app exited ({proc.returncode}) before making {missing}"
+            assert time.monotonic() < deadline, f"after 180 s still no {missing}"
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.5)
+    finally:
+        proc.kill()
+        proc.communicate()
+    made = {p.relative_to(tmp_path).parts[0] for p in tmp_path.iterdir()}
+    assert made <= {".local", ".config", ".cache"}, made  # nothing else in $HOME
 
 
 @pytest.mark.slow
