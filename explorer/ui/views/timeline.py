@@ -137,20 +137,20 @@ class TimelineView(QWidget):
         return button
 
     def _build_toolbar(self) -> None:
-        sp = QStyle.StandardPixmap
         self.toolbar = QHBoxLayout()
         self.toolbar.setSpacing(2)
-        self.first_button = self._tool(sp.SP_MediaSkipBackward, "First", "First event (Home; Ctrl+Home anywhere)",
+        # Text glyphs rather than the style's media icons: those are drawn dark on any palette.
+        self.first_button = self._tool(None, "|◀", "First event (Home; Ctrl+Home anywhere)",
                                        lambda: go_first(self.context))
-        self.back_button = self._tool(sp.SP_MediaSeekBackward, "Back", "One event back (Left; Alt+Left anywhere)",
+        self.back_button = self._tool(None, "◀", "One event back (Left; Alt+Left anywhere)",
                                       lambda: step(self.context, -1))
-        self.play_button = self._tool(sp.SP_MediaPlay, "Play",
+        self.play_button = self._tool(None, "▶ Play",
                                       "Replay history from the cursor at the chosen speed (Space; Alt+P anywhere)",
                                       self.set_playing, checkable=True)
-        self.forward_button = self._tool(sp.SP_MediaSeekForward, "Forward",
+        self.forward_button = self._tool(None, "▶",
                                          "One event forward (Right; Alt+Right anywhere)",
                                          lambda: step(self.context, +1))
-        self.last_button = self._tool(sp.SP_MediaSkipForward, "Last", "Last event: the head (End; Ctrl+End anywhere)",
+        self.last_button = self._tool(None, "▶|", "Last event: the head (End; Ctrl+End anywhere)",
                                       lambda: go_last(self.context))
         self.speed = QComboBox()
         for speed in SPEEDS:
@@ -160,7 +160,7 @@ class TimelineView(QWidget):
         self.toolbar.addWidget(self.speed)
         self.range_button = self._tool(None, "Range", "Select a range of time (sets the range other views and "
                                        "Compare use); drag its edges", self.set_range_visible, checkable=True)
-        self.fit_button = self._tool(sp.SP_BrowserReload, "Fit", "Zoom out to the whole store (mouse wheel zooms, "
+        self.fit_button = self._tool(None, "Fit", "Zoom out to the whole store (mouse wheel zooms, "
                                      "dragging the background pans)", self.zoom_to_fit)
         self.info = QLabel()
         self.info.setTextFormat(Qt.TextFormat.PlainText)
@@ -657,9 +657,7 @@ class TimelineView(QWidget):
         self.play_button.blockSignals(True)
         self.play_button.setChecked(playing)
         self.play_button.blockSignals(False)
-        self.play_button.setIcon(self.style().standardIcon(
-            QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay))
-        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.setText("❚❚ Pause" if playing else "▶ Play")
         self.playing_changed.emit(playing)
 
     def _play_tick(self) -> None:
