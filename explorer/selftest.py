@@ -248,6 +248,9 @@ def step_window(run: Run) -> str:
 
     from explorer.ui import resources
 
+    # Making a widget in a process whose Qt application is not a QApplication aborts the process.
+    widgetless = _widgetless_application()
+    _require(widgetless is None, f"this process already runs a {widgetless}, which cannot show a window")
     app = app_module.make_application()
     resources.apply_app_icon(app)
     _require(not resources.app_icon().isNull(), "the app icon is missing")
@@ -310,7 +313,19 @@ def _make_application() -> None:
         app_module = _import("explorer.ui.app")
     except (ModuleMissing, ImportError):
         return  # the window step reports it
-    app_module.make_application()
+    if _widgetless_application() is None:
+        app_module.make_application()
+
+
+def _widgetless_application() -> str | None:
+    """The class name of a running Qt application that cannot show widgets, or None."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    existing = QCoreApplication.instance()
+    if existing is not None and not isinstance(existing, QApplication):
+        return type(existing).__name__
+    return None
 
 
 STEPS: tuple[tuple[str, Callable[[Run], str]], ...] = (

@@ -106,7 +106,7 @@ def test_macos_icns_holds_png_elements() -> None:
     assert found == {kind: size for kind, size in make_icons.ICNS_TYPES}
 
 
-def test_container_writers_round_trip() -> None:
+def test_container_writers_round_trip(qapp) -> None:  # qapp first: render_png would make a bare QGuiApplication
     pngs = {size: make_icons.render_png(make_icons.SOURCE, size) for size in (16, 256)}
     assert _ico_entries(make_icons.ico_bytes(pngs)) == [16, 256]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -116,3 +117,17 @@ def test_a_report_that_does_not_verify_fails(qapp, monkeypatch: pytest.MonkeyPat
 
     assert selftest.main(["--step", "report", "--events", "400"]) == 1
     assert "report failed (the report does not verify: ['event 7 differs from the store']" in capsys.readouterr().err
+
+
+def test_a_process_without_widgets_fails_the_window_step_instead_of_aborting(capsys: pytest.CaptureFixture[str]) -> None:
+    # In a subprocess: a QGuiApplication, once made, stays for the life of the process.
+    code = (
+        "from PySide6.QtGui import QGuiApplication\n"
+        "app = QGuiApplication([])\n"
+        "from explorer import selftest\n"
+        "raise SystemExit(selftest.main(['--step', 'window', '--events', '200']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert proc.returncode == 1, proc.stderr
+    assert "window failed (this process already runs a QGuiApplication, which cannot show a window)" in proc.stderr
