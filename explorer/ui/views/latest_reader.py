@@ -124,30 +124,32 @@ class LatestReader(QObject):
                 else:
                     log.warning("%s: background read %s failed: %s", self.name, key, exc)
 
-        worker = Worker(run, name=f"{self.name}:{key}")
-        worker.signals.returned.connect(returned)
-        worker.signals.errored.connect(errored)
-        # Keep the Python wrapper (and so its signals object) alive until the job is done. The
-        # slot holds a token, not the worker: a worker captured by its own signal's slot is a
-        # cycle through C++ that Python's collector cannot see, and would never be freed.
-        token = object()
-
-        def finished() -> None:
-            self._workers.pop(token, None)
-            if isValid(self):
-                self._busy.discard(key)
-                waiting = self._waiting.pop(key, None)
-                if waiting is not None:
-                    waiting()
-
         def start() -> None:
+            # The Worker is made only when the job is queued: a request superseded while it
+            # waited never makes one, so none is left registered in workers._LIVE unfinished.
+            worker = Worker(run, name=f"{self.name}:{key}")
+            worker.signals.returned.connect(returned)
+            worker.signals.errored.connect(errored)
+            # Keep the Python wrapper (and so its signals object) alive until the job is done. The
+            # slot holds a token, not the worker: a worker captured by its own signal's slot is a
+            # cycle through C++ that Python's collector cannot see, and would never be freed.
+            token = object()
+
+            def finished() -> None:
+                self._workers.pop(token, None)
+                if isValid(self):
+                    self._busy.discard(key)
+                    waiting = self._waiting.pop(key, None)
+                    if waiting is not None:
+                        waiting()
+
+            worker.signals.finished.connect(finished)
             self._busy.add(key)
             self._workers[token] = worker
             with self._done:
                 self._queued += 1
             self._jobs.put(worker)
 
-        worker.signals.finished.connect(finished)
         if key in self._busy:
             # One job per key in flight; of the requests made meanwhile only the newest waits.
             self._waiting[key] = start
