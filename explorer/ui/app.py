@@ -58,8 +58,19 @@ def report_unexpected(exc_type: type[BaseException], exc: BaseException, tb: Tra
                       ask: Callable[[str], bool] | None = None) -> None:
     """Log an unexpected exception and tell the user in one sentence, offering the log file."""
     log.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
-    if QApplication.instance() is None:
-        return
+    if QApplication.instance() is None or _REPORTING:
+        return  # one dialog at a time: an error that repeats (e.g. in a paint) is only logged
+    _REPORTING.append(True)
+    try:
+        _tell_user(exc_type, parent, ask)
+    finally:
+        _REPORTING.clear()
+
+
+_REPORTING: list[bool] = []
+
+
+def _tell_user(exc_type: type[BaseException], parent: QWidget | None, ask: Callable[[str], bool] | None) -> None:
     text = (f"Something went wrong ({exc_type.__name__}). The app keeps running; the details are in "
             f"the log file {log_file()}. Open the log now?")
     if ask is not None:

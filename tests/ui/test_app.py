@@ -113,3 +113,25 @@ def test_arguments() -> None:
     args = app.parse_args(["/tmp/a.evstore", "--read-only"])
     assert args.path == "/tmp/a.evstore" and args.read_only
     assert app.parse_args([]).path is None
+
+
+def test_an_error_raised_while_its_dialog_is_up_is_only_logged(qtbot: QtBot, clean_logging: None) -> None:
+    app.setup_logging()
+    asked: list[str] = []
+
+    def ask(text: str) -> bool:
+        asked.append(text)
+        try:  # the same error again while the first dialog is "open"
+            raise KeyError("again")
+        except KeyError as exc:
+            app.report_unexpected(type(exc), exc, exc.__traceback__, ask=ask)
+        return False
+
+    try:
+        raise ValueError("first")
+    except ValueError as exc:
+        app.report_unexpected(type(exc), exc, exc.__traceback__, ask=ask)
+    assert len(asked) == 1
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    assert "KeyError" in (paths.log_dir() / app.LOG_FILE_NAME).read_text()
