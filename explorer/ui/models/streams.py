@@ -198,6 +198,46 @@ class StreamTreeModel(QAbstractItemModel):
         self.endResetModel()
         self.types_loaded.emit()
 
+    def refresh_counts(self) -> None:
+        """The store grew: update the counts; a type that gained streams pages its list again.
+
+        New streams sort among the loaded ones (by id), so offsets into the old list would skip
+        or repeat rows: such a type is reloaded from its first page instead.
+        """
+        if not self.reader.has_store or self._filter:
+            return
+        generation = self._generation
+
+        def load(store: SQLiteEventStore) -> dict[str, tuple[int, int]]:
+            return store.counts_by_stream_type()
+
+        self.reader.run(load, name="stream counts", on_result=lambda counts: self._counts_arrived(generation, counts))
+
+    def _counts_arrived(self, generation: int, counts: dict[str, tuple[int, int]]) -> None:
+        if generation != self._generation:
+            return
+        known = {node.stream_type: node for node in self.types}
+        for row, node in enumerate(self.types):
+            streams, events = counts.get(node.stream_type, (node.streams, node.events))
+            grew = streams != node.streams
+            node.streams, node.events = streams, events
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+            if grew and (node.children or node.complete):
+                had_children = bool(node.children)
+                if node.children:
+                    self.beginRemoveRows(self.index(row, 0), 0, len(node.children) - 1)
+                    node.children = []
+                    self.endRemoveRows()
+                node.complete = node.loading = False
+                if had_children:
+                    self.fetchMore(self.index(row, 0))
+        new = [TypeNode(t, n, e) for t, (n, e) in counts.items() if t not in known]
+        if new:
+            first = len(self.types)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self.types.extend(new)
+            self.endInsertRows()
+
     def canFetchMore(self, parent: Index) -> bool:  # noqa: N802 - Qt override
         node = self._type_node(parent)
         return node is not None and not node.complete and not node.loading

@@ -76,6 +76,12 @@ class StreamBrowser(QWidget):
         self.model.types_loaded.connect(self._on_types_loaded)
         context.store_changed.connect(self._on_store_changed)
         context.stream_selected.connect(self._on_stream_selected)
+        # Other writers add streams: recount (at most every 2 s, the count is a GROUP BY).
+        self._recount = QTimer(self)
+        self._recount.setSingleShot(True)
+        self._recount.setInterval(2000)
+        self._recount.timeout.connect(self.model.refresh_counts)
+        context.head_changed.connect(lambda _head: self._recount.isActive() or self._recount.start())
         if context.store is not None:
             self._on_store_changed(context.store)
 

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.models.streams import STREAM_ID_ROLE, StreamTreeModel
-from tests.helpers.ui import demo_file  # noqa: F401 - fixture
+from tests.helpers.ui import demo_copy, demo_file  # noqa: F401 - fixtures
 
 
 def loaded_model(qtbot: QtBot, path: Path, page_size: int = 7) -> tuple[StreamTreeModel, SQLiteEventStore]:
@@ -87,3 +87,20 @@ def test_device_names_label_streams_and_filter_finds_names(qtbot: QtBot, demo_fi
     assert top.data().startswith("Name matches")
     found = [model.index(r, 0, top).data(STREAM_ID_ROLE) for r in range(model.rowCount(top))]
     assert sid in found
+
+
+def test_counts_and_new_streams_follow_appends(qtbot: QtBot, demo_copy: Path) -> None:
+    from tests.helpers.ui import append_events
+
+    model, store = loaded_model(qtbot, demo_copy, page_size=10)
+    device = model.index(0, 0)
+    fetch_all(qtbot, model)
+    append_events(demo_copy, 2, stream_id="ticket-1", stream_type="Ticket")
+    append_events(demo_copy, 1, stream_id="device-00000000-new", stream_type="Device")
+    with qtbot.waitSignal(model.page_loaded, timeout=10_000):
+        model.refresh_counts()
+    assert "31 streams" in model.index(0, 0).data()
+    assert model.index(1, 0).data().startswith("Ticket") and model.index(1, 1).data() == "2"
+    ids = fetch_all(qtbot, model, 0)
+    assert ids == [s.stream_id for s in store.streams("Device")] and "device-00000000-new" in ids
+    qtbot.waitUntil(lambda: model.rowCount(device) == 31, timeout=5_000)
