@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from shiboken6 import isValid
 
 from explorer.projections import runner_for
@@ -23,11 +23,48 @@ from explorer.projections.runner import ProjectionRunner, ProjectionStatus, Rebu
 from explorer.store.readdb import ReadDatabase
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.context import AppContext
-from explorer.ui.workers import Worker
+from explorer.ui.workers import WorkerSignals
 
 log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 0.2  # status updates while a run goes on (a panel needs no more)
+Job = Callable[[Callable[[], bool], Callable[[int, int], None]], Any]
+
+
+class ServiceJob(QRunnable):
+    """One run of the service on its pool: a Worker's contract (WorkerSignals, cancel flag).
+
+    Not a `workers.Worker`: those register in the module's live set until `finished` is delivered,
+    and the service's catch-ups are long-lived background work that keeps its own references.
+
+    Attributes:
+        signals: started / progressed / returned / errored / finished.
+    """
+
+    def __init__(self, job: Job, *, name: str) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self.signals = WorkerSignals()
+        self.name = name
+        self._job = job
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> None:
+        signals = self.signals
+        signals.started.emit()
+        try:
+            result = self._job(self._cancel.is_set, signals.progressed.emit)
+        except BaseException as exc:  # noqa: BLE001 - reported to the service, never crashes the app
+            if not isinstance(exc, RebuildCancelled):
+                log.exception("read models: %s failed", self.name)
+            signals.errored.emit(exc)
+        else:
+            signals.returned.emit(result)
+        finally:
+            signals.finished.emit()
 
 
 class ProjectionService(QObject):
@@ -68,7 +105,7 @@ class ProjectionService(QObject):
         self._runner_of: str | None = None
         self._queued = False
         self._busy = False
-        self._workers: set[Worker] = set()
+        self._workers: set[ServiceJob] = set()
         self._pending_job: tuple[Any, str] | None = None
         self._store_for_jobs: SQLiteEventStore | None = None
         self._status_ready.connect(self._on_status)
@@ -129,7 +166,7 @@ class ProjectionService(QObject):
             else:
                 self.catch_up()
 
-    def _start(self, job: Callable[[Callable[[], bool], Callable[[int, int], None]], Any], name: str,
+    def _start(self, job: Job, name: str,
                after_cancel: bool = False) -> None:
         store = self.context.store
         assert store is not None
@@ -139,8 +176,8 @@ class ProjectionService(QObject):
             return
         self._busy = True
         self._cancel.clear()
-        worker = Worker(lambda cancelled, progress: job(lambda: cancelled() or self._cancel.is_set(), progress),
-                        name=f"projections:{name}")
+        worker = ServiceJob(lambda cancelled, progress: job(lambda: cancelled() or self._cancel.is_set(), progress),
+                            name=f"projections:{name}")
         self._workers.add(worker)
         worker.signals.returned.connect(self._returned)
         worker.signals.errored.connect(self._errored)
@@ -148,7 +185,7 @@ class ProjectionService(QObject):
         self._store_for_jobs = store
         self.pool.start(worker)
 
-    def _finished(self, worker: Worker) -> None:
+    def _finished(self, worker: ServiceJob) -> None:
         self._workers.discard(worker)
         if not isValid(self):
             return

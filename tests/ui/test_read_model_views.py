@@ -83,10 +83,10 @@ def test_analytics_view_ranks_planted_devices_and_charts_one(qtbot, context: App
     assert [a.stream_id for a in view.model.rows] == [a.stream_id for a in activity_at(runner_for(context.store).readdb)]
     assert view.model.index(0, 1).data() in ("night-caller", "burst-gateway")
     qtmodeltester.check(view.model)
-    with qtbot.waitSignal(view.device_shown, timeout=10000):
-        view.table.selectRow(0 if view.model.index(0, 1).data() == "night-caller" else 1)
     sid = context.summary.night_caller  # type: ignore[attr-defined]
-    assert context.stream_id == sid
+    with qtbot.waitSignal(view.device_shown, timeout=10000, check_params_cb=lambda p: p == (sid, context.head)):
+        view.table.selectRow(0 if view.model.index(0, 1).data() == "night-caller" else 1)
+        assert context.stream_id == sid
     assert view.buckets == hourly(runner_for(context.store).readdb, sid, context.head)
     assert "night" in view.title.text() and "night-caller" in view.title.text()
     save_artifact(view, "analytics_view.png")
