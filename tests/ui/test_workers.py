@@ -16,7 +16,7 @@ def test_results_arrive_when_the_caller_drops_its_workers(qtbot: QtBot) -> None:
     gc.collect()
     qtbot.waitUntil(lambda: len(results) == 200, timeout=20_000)
     assert sorted(results) == [i * 2 for i in range(200)]
-    qtbot.waitUntil(lambda: not workers._LIVE, timeout=5_000)
+    qtbot.waitUntil(lambda: not workers._LIVE, timeout=30_000)
 
 
 def test_an_error_is_reported_and_a_cancelled_job_returns_nothing(qtbot: QtBot) -> None:
