@@ -9,6 +9,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "explorer"
 WIDGET_MODULES = ("PySide6.QtWidgets", "pyqtgraph")
+# Layers above the ui (pyproject's layers contract) may drive it: the self-test draws the window.
+ABOVE_THE_UI = {"entry.py", "selftest.py"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -25,7 +27,8 @@ def _imports(path: Path) -> set[str]:
 def test_only_the_ui_imports_widgets_directly() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        if "ui" in path.relative_to(PACKAGE).parts:
+        relative = path.relative_to(PACKAGE)
+        if "ui" in relative.parts or str(relative) in ABOVE_THE_UI:
             continue
         bad = {n for n in _imports(path) if n.startswith(WIDGET_MODULES)}
         if bad:
