@@ -126,6 +126,7 @@ class AnalyticsView(QWidget):
         layout.addWidget(splitter, 1)
         self.position = -1
         self.buckets: list[HourBucket] = []
+        self.device_result: tuple[str, int] | None = None  # (stream id, position) of the charts shown
 
         context.store_changed.connect(lambda _s: self.request())
         context.position_changed.connect(lambda _p: self.request())
@@ -189,6 +190,7 @@ class AnalyticsView(QWidget):
             f"{name}: {calls:,} calls ({total_in:,} in, {total_out:,} out), "
             f"night {night / calls if calls else 0:.0%}, unknown numbers {unknown / calls if calls else 0:.0%}"
             f" — as of #{position:,}")
+        self.device_result = (sid, position)
         self.device_shown.emit((sid, position))
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
