@@ -152,19 +152,23 @@ def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
     # A join by edge id beats R*Tree auxiliary columns here (measured: ~40% faster).
     pairs = db.execute(f"SELECT e.src, e.dst FROM {p}spans s JOIN {p}edges e ON e.edge_id = s.edge_id"
                        " WHERE s.lo <= ?1 AND s.hi > ?1", (at,)).fetchall()
-    names = _node_names(readdb, p, pairs)
-    edges = tuple((names[a], names[b]) for a, b in pairs)
+    names = _node_names(readdb, p, refresh=False)
+    try:
+        edges = tuple((names[a], names[b]) for a, b in pairs)
+    except KeyError:  # a device added since the cache was filled
+        names = _node_names(readdb, p, refresh=True)
+        edges = tuple((names[a], names[b]) for a, b in pairs)
     return GraphAt(at, nodes, edges)
 
 
 _NAME_CACHE: dict[tuple[str, str], dict[int, str]] = {}
 
 
-def _node_names(readdb: ReadDatabase, prefix: str, pairs: list[tuple[int, int]]) -> dict[int, str]:
+def _node_names(readdb: ReadDatabase, prefix: str, *, refresh: bool) -> dict[int, str]:
     """device key -> stream id; nodes never change their key, so a cache that only grows is right."""
     key = (str(readdb.path), prefix)
     names = _NAME_CACHE.get(key)
-    if names is None or any(a not in names or b not in names for a, b in pairs):
+    if names is None or refresh:
         names = _NAME_CACHE[key] = dict(readdb.db.execute(f"SELECT device_key, stream_id FROM {prefix}nodes"))
     return names
 

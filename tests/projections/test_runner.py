@@ -18,6 +18,7 @@ import pytest
 from explorer.demo import DemoSummary
 from explorer.domain.iot import device as dev
 from explorer.projections import READ_MODELS, runner_for
+from explorer.projections.graph import graph_at
 from explorer.projections.registry import DeviceRegistry, registry_at
 from explorer.projections.runner import (
     CATCHING_UP,
@@ -96,11 +97,16 @@ def test_catching_up_with_new_events_equals_a_fresh_build(demo: tuple[Path, Demo
     store = SQLiteEventStore.open(path)
     runner = runner_for(store, ReadDatabase(tmp_path / "r.sqlite"))
     runner.catch_up()
+    edges_before = len(graph_at(runner.readdb).edges)  # fills the graph's device-name cache
     _grow(store, 7)
     assert {s.lag_events for s in runner.status()} == {13}
     runner.catch_up()
     assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
     assert any(r.name == "late-6" and r.connections == 1 for r in registry_at(runner.readdb))
+    after = graph_at(runner.readdb)
+    assert len(after.edges) == edges_before + 6
+    assert (dev.device_stream("00000000-0000-4000-8000-000000000006"),
+            dev.device_stream("00000000-0000-4000-8000-000000000005")) in after.edges
 
 
 class Fragile(Projection):
