@@ -8,8 +8,8 @@ would run as a formula (starting with = + - @ or a tab/CR) get a leading apostro
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 from explorer.reports.model import ReportEntry
 
@@ -31,16 +31,21 @@ def write_csv(entries: Iterable[ReportEntry], out: TextIO) -> int:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     count = 0
-    row = writer.writerow
     danger = frozenset(_FORMULA_START)
-    for e in entries:
-        changes = "; ".join([
-            (f"{label}: {new}" if (not old or old == "-") else f"{label}: {old}" if not new else f"{label} {old} → {new}")
-            for _path, label, old, new in e.changes
-        ])
-        texts = [e.stream_id, e.stream_type, e.type, e.actor, e.sentence, changes, e.event_id]
-        sid, stype, etype, actor, summary, changes, eid = ["'" + t if t[:1] in danger else t for t in texts]
-        row((e.position, e.recorded_at, e.occurred_at, sid, stype, e.version, etype, actor, summary, changes, eid,
-             e.event_hash, e.chain_hash))
-        count += 1
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        nonlocal count
+        for e in entries:
+            changes = "; ".join([
+                (f"{label}: {new}" if (not old or old == "-") else f"{label}: {old}" if not new
+                 else f"{label} {old} → {new}")
+                for _path, label, old, new in e.changes
+            ]) if e.changes else ""
+            texts = [e.stream_id, e.stream_type, e.type, e.actor, e.sentence, changes, e.event_id]
+            sid, stype, etype, actor, summary, changes, eid = ["'" + t if t[:1] in danger else t for t in texts]
+            count += 1
+            yield (e.position, e.recorded_at, e.occurred_at, sid, stype, e.version, etype, actor, summary, changes,
+                   eid, e.event_hash, e.chain_hash)
+
+    writer.writerows(rows())  # one C loop over the rows instead of a Python call per row
     return count
