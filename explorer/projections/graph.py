@@ -8,11 +8,14 @@ run in memory on the graph as of P.
 
 from __future__ import annotations
 
+import operator
+import os
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import apsw
+import numpy as np
 
 from explorer.domain.iot import device as dev
 from explorer.projections.runner import Projection, live_prefix
@@ -140,7 +143,14 @@ class GraphAt:
 
 
 def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
-    """The graph as of `position` (None: as of the checkpoint): one R*Tree stabbing query."""
+    """The graph as of `position` (None: as of the checkpoint).
+
+    The edges' intervals (a few tens of thousands even for a 1M-event store) are mirrored in
+    memory as numpy arrays, kept up to date from the checkpoint (edges only get added and closed),
+    so "open as of P" is one vectorised comparison rather than an R*Tree query that hands back
+    thousands of rows; each edge id maps to a ready-made (stream id, stream id) pair. The R*Tree
+    stays the durable index (it answers the same question in SQL).
+    """
     p = live_prefix(readdb, DeviceGraph.name)
     if p is None:
         return GraphAt(position or 0, (), ())
@@ -149,28 +159,81 @@ def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
     nodes = tuple(r[0] for r in db.execute(
         f"SELECT stream_id FROM {p}nodes WHERE appeared <= ? AND (removed IS NULL OR removed > ?)"
         " ORDER BY stream_id", (at, at)))
-    # A join by edge id beats R*Tree auxiliary columns here (measured: ~40% faster).
-    pairs = db.execute(f"SELECT e.src, e.dst FROM {p}spans s JOIN {p}edges e ON e.edge_id = s.edge_id"
-                       " WHERE s.lo <= ?1 AND s.hi > ?1", (at,)).fetchall()
-    names = _node_names(readdb, p, refresh=False)
-    try:
-        edges = tuple((names[a], names[b]) for a, b in pairs)
-    except KeyError:  # a device added since the cache was filled
-        names = _node_names(readdb, p, refresh=True)
-        edges = tuple((names[a], names[b]) for a, b in pairs)
-    return GraphAt(at, nodes, edges)
+    cache = _edge_cache(readdb, p)
+    n = len(cache.pairs)
+    ids = np.flatnonzero((cache.lo[:n] <= at) & (cache.hi[:n] > at)).tolist()
+    if not ids:
+        return GraphAt(at, nodes, ())
+    edges = operator.itemgetter(*ids)(cache.pairs)
+    return GraphAt(at, nodes, edges if len(ids) > 1 else (edges,))
 
 
-_NAME_CACHE: dict[tuple[str, str], dict[int, str]] = {}
+@dataclass(slots=True)
+class _EdgeCache:
+    """One generation's edges in memory, indexed by edge id - 1 (ids are dense from 1).
+
+    Attributes:
+        names: device key -> stream id.
+        pairs: (src stream id, dst stream id) of each edge.
+        lo / hi: each edge's interval [appeared, disappeared) (hi = OPEN while open); arrays with
+            spare capacity beyond len(pairs).
+        checkpoint: the generation's checkpoint the cache reflects.
+    """
+
+    names: dict[int, str]
+    pairs: list[tuple[str, str]]
+    lo: np.ndarray
+    hi: np.ndarray
+    checkpoint: int = -1
 
 
-def _node_names(readdb: ReadDatabase, prefix: str, *, refresh: bool) -> dict[int, str]:
-    """device key -> stream id; nodes never change their key, so a cache that only grows is right."""
-    key = (str(readdb.path), prefix)
-    names = _NAME_CACHE.get(key)
-    if names is None or refresh:
-        names = _NAME_CACHE[key] = dict(readdb.db.execute(f"SELECT device_key, stream_id FROM {prefix}nodes"))
-    return names
+_EDGE_CACHE: dict[tuple[str, int, str], _EdgeCache] = {}
+
+
+def _edge_cache(readdb: ReadDatabase, prefix: str) -> _EdgeCache:
+    """The edge mirror of `prefix`, brought up to the generation's checkpoint.
+
+    Within a generation an edge never changes its devices or its start, ids only grow, and an end
+    is set once (at a position after the checkpoint the cache last saw), so catching up reads only
+    the new edges and the edges closed since. Re-reading a change twice is harmless (a writer may
+    commit between the checkpoint read and the edge reads). If the checkpoint went backwards, the
+    read database was deleted and rebuilt under the same prefix: start over.
+    """
+    db = readdb.db
+    # The file's inode too: a read database deleted and made again is another cache.
+    key = (str(readdb.path), os.stat(readdb.path).st_ino, prefix)
+    row = db.execute("SELECT checkpoint FROM projection_generations WHERE generation = ? AND name = ?",
+                     (int(prefix.rsplit("_g", 1)[1].rstrip("_")), DeviceGraph.name)).fetchone()
+    checkpoint = row[0] if row else 0
+    cache = _EDGE_CACHE.get(key)
+    if cache is not None and checkpoint < cache.checkpoint:
+        cache = None
+    if cache is None:
+        cache = _EDGE_CACHE[key] = _EdgeCache(names={}, pairs=[], lo=np.zeros(0, np.int64), hi=np.zeros(0, np.int64))
+    if checkpoint == cache.checkpoint:
+        return cache
+    names, pairs = cache.names, cache.pairs
+    rows = db.execute(f"SELECT edge_id, src, dst, appeared, disappeared FROM {prefix}edges WHERE edge_id > ?"
+                      " ORDER BY edge_id", (len(pairs),)).fetchall()
+    closed = db.execute(f"SELECT edge_id, disappeared FROM {prefix}edges WHERE edge_id <= ? AND disappeared > ?",
+                        (len(pairs), cache.checkpoint)).fetchall() if pairs else []
+    if rows and (rows[0][0] != len(pairs) + 1 or rows[-1][0] != len(pairs) + len(rows)):
+        raise RuntimeError(f"{prefix}edges: edge ids are not dense")  # apply() numbers them 1, 2, ...
+    if any(a not in names or b not in names for _e, a, b, _lo, _hi in rows):  # devices added since the last fill
+        names.update(db.execute(f"SELECT device_key, stream_id FROM {prefix}nodes"))
+    n = len(pairs) + len(rows)
+    if n > len(cache.lo):
+        size = max(n, 2 * len(cache.lo), 1024)
+        cache.lo = np.resize(cache.lo, size)
+        cache.hi = np.resize(cache.hi, size)
+    for edge, a, b, lo, hi in rows:
+        pairs.append((names[a], names[b]))
+        cache.lo[edge - 1] = lo
+        cache.hi[edge - 1] = OPEN if hi is None else hi
+    for edge, hi in closed:
+        cache.hi[edge - 1] = hi
+    cache.checkpoint = checkpoint
+    return cache
 
 
 def all_nodes(readdb: ReadDatabase) -> list[str]:

@@ -83,3 +83,30 @@ def test_queries_agree_with_networkx_on_random_graphs(seed: int, n: int, m: int)
         assert all(ref.has_edge(x, y) for x, y in zip(found, found[1:]))
     else:
         assert found is None
+
+
+def test_graph_as_of_stays_right_while_the_model_grows(built: ProjectionRunner, events: list, tmp_path) -> None:
+    """graph_at's in-memory edge mirror follows new and closed edges batch by batch."""
+    from explorer.projections.graph import DeviceGraph
+    from explorer.store.readdb import ReadDatabase
+
+    runner = ProjectionRunner(store=built.store, readdb=ReadDatabase(tmp_path / "grow.sqlite"),
+                              projections=[DeviceGraph], batch_size=250)
+    rng = random.Random(3)
+    checked = 0
+    while True:
+        calls = iter(range(2))
+        runner.catch_up(cancelled=lambda: next(calls, 1) >= 1)  # one batch, then stop
+        checkpoint = runner.readdb.db.execute(
+            "SELECT checkpoint FROM projection_generations WHERE name = 'graph' AND role = 'live'").fetchone()
+        if checkpoint is None:
+            continue
+        at = checkpoint[0]
+        for position in (at, rng.randint(0, at)):
+            nodes, edges = graph_fold(events, position)
+            g = graph_at(runner.readdb, position)
+            assert set(g.nodes) == nodes and sorted(g.edges) == sorted(edges)
+            checked += 1
+        if at >= len(events):
+            break
+    assert checked > 20
