@@ -23,6 +23,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -323,29 +324,22 @@ class ReportEntry:
         }
 
 
-_day_text: dict[int, str] = {}
-_second_text: dict[int, str] = {}
+_hour_text: dict[int, str] = {}
+# "MM:SS." for every second of an hour: with the hour's text cached, an ISO time is two lookups
+# and one small integer format (demo and real stores rarely repeat a second, often an hour).
+_CLOCK = tuple(f"{m:02d}:{s:02d}." for m in range(60) for s in range(60))
 
 
 def iso_us(value_us: int) -> str:
-    """format_time(from_us(value_us)), many times faster (a report formats a million of them).
-
-    Recorded times repeat at second granularity (bursts of events), so the text up to the second
-    is cached per second; only the microseconds are formatted per call.
-    """
-    seconds, micros = divmod(value_us, 1_000_000)
-    head = _second_text.get(seconds)
+    """format_time(from_us(value_us)), many times faster (a report formats a million of them)."""
+    hour, rest = divmod(value_us, 3_600_000_000)
+    head = _hour_text.get(hour)
     if head is None:
-        if len(_second_text) >= 65_536:  # bounded: a long report walks through many seconds
-            _second_text.clear()
-        day, rest = divmod(seconds, 86_400)
-        date = _day_text.get(day)
-        if date is None:
-            date = _day_text[day] = (datetime(1970, 1, 1) + timedelta(days=day)).strftime("%Y-%m-%d")
-        hours, rest = divmod(rest, 3600)
-        minutes, rest = divmod(rest, 60)
-        head = _second_text[seconds] = f"{date}T{hours:02d}:{minutes:02d}:{rest:02d}."
-    return f"{head}{micros:06d}Z"
+        if len(_hour_text) >= 100_000:  # bounded: about 11 years of hours
+            _hour_text.clear()
+        head = _hour_text[hour] = (datetime(1970, 1, 1) + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:")
+    seconds, micros = divmod(rest, 1_000_000)
+    return f"{head}{_CLOCK[seconds]}{micros:06d}Z"
 
 
 def event_hash(position: int, stream_id: str, stream_type: str, version: int, event_type: str,
@@ -477,35 +471,45 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], stream_type: st
     labels = _labels.get(stream_type)
     if labels is None:
         labels = _labels[stream_type] = dict(pack_for(stream_type).labels)
-    get = before.get
+    get, label_of, change = before.get, labels.get, _new_change
     out = []
     for key, new in after.items():
         old = get(key, _MISSING)
-        if old is new or old == new:
+        if old is new:
             continue
-        label = labels.get(key, key)
-        if old is _MISSING:
-            old = None
         kind_new, kind_old = type(new), type(old)
+        if kind_new is int and kind_old is int:
+            # The common case (counters), first and inlined: a call costs more than the formatting.
+            if old != new:
+                out.append(change((key, label_of(key, key), str(old), str(new))))
+            continue
+        if old == new:
+            continue
+        label = label_of(key, key)
+        if old is _MISSING:
+            old, kind_old = None, type(None)
         if kind_new is dict or kind_old is dict:
             values = new.values() if kind_new is dict else ()
             text = "[" + ", ".join([v if type(v) is str else short_value(v) for v in values]) + "]"
-            out.append(FieldChange(key, label, "", short_value(text)))
+            out.append(change((key, label, "", short_value(text))))
         elif kind_old is list and kind_new is list:
             added = [v for v in new if v not in old]
             removed = [v for v in old if v not in new]
-            out.append(FieldChange(key, label, "−" + short_value(removed, name_of) if removed else "",
-                                   "+" + short_value(added, name_of) if added else ""))
-        elif kind_new is int and (kind_old is int or old is None):
-            # The common case (counters), inlined: a call costs more than the formatting.
-            out.append(FieldChange(key, label, "-" if old is None else str(old), str(new)))
+            out.append(change((key, label, "−" + short_value(removed, name_of) if removed else "",
+                               "+" + short_value(added, name_of) if added else "")))
+        elif kind_new is int and old is None:
+            out.append(change((key, label, "-", str(new))))
         else:
-            out.append(FieldChange(key, label, short_value(old), short_value(new)))
+            out.append(change((key, label, short_value(old), short_value(new))))
     if len(before) != len(after) or not before.keys() <= after.keys():
         for key in before:
             if key not in after:
                 out.append(FieldChange(key, labels.get(key, key), short_value(before[key]), "-"))
     return tuple(out)
+
+
+# FieldChange(...) without the namedtuple's Python-level __new__ (the same tuple subclass instance).
+_new_change = partial(tuple.__new__, FieldChange)
 
 
 _labels: dict[str, dict[str, str]] = {}
