@@ -10,6 +10,7 @@ drawing pass prints "page i of n". The machine-readable block is a sidecar JSON 
 from __future__ import annotations
 
 import os
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,12 @@ def _font(family: str, size: float, bold: bool = False) -> QFont:
     return font
 
 
+# Letters to "a"/"A", digits to "0": the same width in a fixed-pitch font and the same line-break
+# class, so a text and its shape wrap alike (see _Flow._measure).
+_SHAPE = str.maketrans(string.ascii_lowercase + string.ascii_uppercase + string.digits,
+                       "a" * 26 + "A" * 26 + "0" * 10)
+
+
 class _Flow:
     """Text and tables flowing down pages; with `painter=None` it only measures."""
 
@@ -126,6 +133,8 @@ class _Flow:
         self._grid_pen = QPen(QColor("#bbbbbb"), 0.4)
         self._text_pen = QPen(QColor("#000000"))
         self.measure_cache: dict[Any, tuple[float, int]] = measure_cache if measure_cache is not None else {}
+        mono = self.fm(self.f_small_mono)
+        self._mono_uniform = len({mono.horizontalAdvance(chr(c)) for c in range(32, 127)}) == 1
         self.row_hook: Callable[[int], None] | None = row_hook
         self._decorate()
 
@@ -206,21 +215,22 @@ class _Flow:
         scale = self.width / total_w if total_w > self.width else 1.0
         widths = [c.width * scale for c in columns]
         titles = [c.title for c in columns]
-        head_h, head_clip = self._measure(titles, columns, widths, True, False) if header else (0.0, 0)
+        flags = [self._flags(c) for c in columns]  # once per table: a Column's hash is not free
+        head_h, head_clip = self._measure(titles, columns, widths, flags, True, False) if header else (0.0, 0)
         self.ensure(head_h + 14)
         if header:
-            self._draw_row(titles, columns, widths, head_h, head_clip, bold=True, fill="#e6e6e6")
+            self._draw_row(titles, columns, widths, flags, head_h, head_clip, bold=True, fill="#e6e6e6")
         hook = self.row_hook
         for n, cells in enumerate(rows):
             if hook is not None and not n & 63:
                 hook(n)
-            h, clip = self._measure(cells, columns, widths, False, key_bold)
+            h, clip = self._measure(cells, columns, widths, flags, False, key_bold)
             if self.y + h > self.bottom:
                 self.break_page()
                 if header:
-                    self._draw_row(titles, columns, widths, head_h, head_clip, bold=True, fill="#e6e6e6")
+                    self._draw_row(titles, columns, widths, flags, head_h, head_clip, bold=True, fill="#e6e6e6")
             fill = "#f5f5f5" if shade and n % 2 else None
-            self._draw_row(cells, columns, widths, h, clip, bold=False, fill=fill, key_bold=key_bold)
+            self._draw_row(cells, columns, widths, flags, h, clip, bold=False, fill=fill, key_bold=key_bold)
 
     def _cell_font(self, column: Column, bold: bool) -> QFont:
         if bold:
@@ -244,8 +254,8 @@ class _Flow:
             found = self._widest_cache[key] = max(fm.horizontalAdvance(chr(c)) for c in range(32, 127))
         return found
 
-    def _measure(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], bold: bool,
-                 key_bold: bool) -> tuple[float, int]:
+    def _measure(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], flags: list[int],
+                 bold: bool, key_bold: bool) -> tuple[float, int]:
         """(row height, bit masks: cells cut at MAX_CELL_LINES, and << 32 cells of several lines).
 
         Cached across the counting and the drawing pass.
@@ -255,7 +265,7 @@ class _Flow:
         if found is not None:
             return found
         best, clip, multi = 0.0, 0, 0
-        for k, (text, column, w) in enumerate(zip(cells, columns, widths)):
+        for k, (text, column, w, flag) in enumerate(zip(cells, columns, widths, flags)):
             if not text:
                 continue
             font = self.f_small_bold if (bold or (key_bold and k == 0)) else self._cell_font(column, False)
@@ -267,11 +277,15 @@ class _Flow:
                 h = line
             else:
                 # Types, actors and times repeat from row to row: measure each text once per column.
-                cell_key = (id(font), inner, self._flags(column), text)
+                # In a font whose ASCII glyphs all have one width, a text wraps like any text of the
+                # same shape (letters, digits, punctuation in the same places: the same line-break
+                # classes): times, ids and hashes then share one measurement.
+                shape = text.translate(_SHAPE) if font is self.f_small_mono and self._mono_uniform \
+                    and "\n" not in text and text.isascii() else text
+                cell_key = (id(font), inner, flag, shape)
                 h = self._cell_cache.get(cell_key)
                 if h is None:
-                    h = self._cell_cache[cell_key] = fm.boundingRect(
-                        QRectF(0, 0, inner, 1e6), self._flags(column), text).height()
+                    h = self._cell_cache[cell_key] = fm.boundingRect(QRectF(0, 0, inner, 1e6), flag, text).height()
                 if h > line * MAX_CELL_LINES + 0.5:
                     h = line * MAX_CELL_LINES
                     clip |= 1 << k
@@ -281,8 +295,8 @@ class _Flow:
         found = self.measure_cache[key] = (best + 2 * PAD, clip | (multi << 32))
         return found
 
-    def _draw_row(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], h: float, clip: int,
-                  *, bold: bool, fill: str | None, key_bold: bool = False) -> None:
+    def _draw_row(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], flags: list[int],
+                  h: float, clip: int, *, bold: bool, fill: str | None, key_bold: bool = False) -> None:
         p = self.p
         if p is not None:
             x = self.left
@@ -308,11 +322,11 @@ class _Flow:
                     elif clip & (1 << k):  # only a cut cell pays for a clip
                         p.save()
                         p.setClipRect(rect.adjusted(0, 0, 0, 0.5))
-                        p.drawText(rect, self._flags(column), text)
+                        p.drawText(rect, flags[k], text)
                         p.restore()
                         current = None
                     else:
-                        p.drawText(rect, self._flags(column), text)
+                        p.drawText(rect, flags[k], text)
                 x += w
         self.y += h
 
