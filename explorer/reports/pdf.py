@@ -285,7 +285,10 @@ class _Flow:
                 cell_key = (id(font), inner, flag, shape)
                 h = self._cell_cache.get(cell_key)
                 if h is None:
-                    h = self._cell_cache[cell_key] = fm.boundingRect(QRectF(0, 0, inner, 1e6), flag, text).height()
+                    # A text clearly narrower than the cell is one line: its advance is cheaper than a
+                    # layout (the 1 pt margin: Qt wraps some texts whose advance is just under the width).
+                    h = self._cell_cache[cell_key] = line if "\n" not in text and fm.horizontalAdvance(text) <= inner - 1 \
+                        else fm.boundingRect(QRectF(0, 0, inner, 1e6), flag, text).height()
                 if h > line * MAX_CELL_LINES + 0.5:
                     h = line * MAX_CELL_LINES
                     clip |= 1 << k
@@ -307,19 +310,24 @@ class _Flow:
             p.drawLine(QPointF(x, self.y + h), QPointF(x + total, self.y + h))
             p.setPen(self._text_pen)
             current = None
+            top, multi = self.y + PAD, clip >> 32
             for k, (text, column, w) in enumerate(zip(cells, columns, widths)):
                 if text:
                     font = self.f_small_bold if (bold or (key_bold and k == 0)) else self._cell_font(column, False)
                     if font is not current:
                         p.setFont(font)
                         current = font
-                    rect = QRectF(x + PAD, self.y + PAD, w - 2 * PAD, h - 2 * PAD)
-                    if not clip & (1 << (k + 32)):
-                        # One line: the plain point overload skips text layout (faster by a quarter).
                         fm = self.fm(font)
-                        left = rect.right() - fm.horizontalAdvance(text) if column.right else rect.left()
-                        p.drawText(QPointF(left, rect.top() + fm.ascent()), text)
-                    elif clip & (1 << k):  # only a cut cell pays for a clip
+                        ascent = fm.ascent()
+                    if not multi & (1 << k):
+                        # One line: the plain point overload skips text layout (faster by a quarter);
+                        # no QRectF either (the same coordinates as the cell rectangle's).
+                        left = (x + PAD) + (w - 2 * PAD) - fm.horizontalAdvance(text) if column.right else x + PAD
+                        p.drawText(QPointF(left, top + ascent), text)
+                        x += w
+                        continue
+                    rect = QRectF(x + PAD, top, w - 2 * PAD, h - 2 * PAD)
+                    if clip & (1 << k):  # only a cut cell pays for a clip
                         p.save()
                         p.setClipRect(rect.adjusted(0, 0, 0, 0.5))
                         p.drawText(rect, flags[k], text)
