@@ -16,7 +16,6 @@ single-stream store in /tmp/explorer-bench).
 
 from __future__ import annotations
 
-import fcntl
 import importlib.metadata
 import random
 import shutil
@@ -32,7 +31,7 @@ from typing import Any
 import apsw
 import orjson
 
-from benchmarks.stores import BENCH_DIR, demo_store, percentile
+from benchmarks.stores import BENCH_DIR, cached_store, demo_store, percentile
 from explorer.demo import generate_demo
 from explorer.domain.iot import device as dev
 from explorer.store.base_types import ANY, NO_STREAM
@@ -170,33 +169,20 @@ def _stream_events(n: int, seed: int) -> Iterator[NewEvent]:
 
 def single_stream_store() -> Path:
     """A cached store holding one 1,000,000-event and one 100,000-event Device stream."""
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    path = BENCH_DIR / f"single-streams-v2-{BIG}-{MID}.evstore"
-    if path.exists():
-        return path
-    with open(BENCH_DIR / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists():
-            return path
-        tmp = path.with_suffix(".partial")
-        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            leftover.unlink(missing_ok=True)
-        started = time.perf_counter()
-        with SQLiteEventStore.create(tmp) as store:
-            for stream, n, seed in ((MID_STREAM, MID, 1), (BIG_STREAM, BIG, 2)):
-                chunk: list[NewEvent] = []
-                at = START
-                for event in _stream_events(n, seed):
-                    chunk.append(event)
-                    if len(chunk) == PAGE:
-                        store.append_batch([AppendRequest(stream, dev.STREAM_TYPE, tuple(chunk), ANY, at)])
-                        chunk, at = [], at + timedelta(hours=1)
-                if chunk:
+
+    def fill(store: SQLiteEventStore) -> None:
+        for stream, n, seed in ((MID_STREAM, MID, 1), (BIG_STREAM, BIG, 2)):
+            chunk: list[NewEvent] = []
+            at = START
+            for event in _stream_events(n, seed):
+                chunk.append(event)
+                if len(chunk) == PAGE:
                     store.append_batch([AppendRequest(stream, dev.STREAM_TYPE, tuple(chunk), ANY, at)])
-            store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        tmp.rename(path)
-        print(f"(made {path.name} in {time.perf_counter() - started:.1f} s)", flush=True)
-    return path
+                    chunk, at = [], at + timedelta(hours=1)
+            if chunk:
+                store.append_batch([AppendRequest(stream, dev.STREAM_TYPE, tuple(chunk), ANY, at)])
+
+    return cached_store(f"single-streams-v2-{BIG}-{MID}", fill)
 
 
 def _bare_state_at(events: apsw.Connection, snapshots: apsw.Connection, key: int, stream: str, decider: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from explorer.demo import generate_demo
@@ -13,13 +14,13 @@ from explorer.store.sqlite import SQLiteEventStore
 BENCH_DIR = Path(os.environ.get("EXPLORER_BENCH_DIR", "/tmp/explorer-bench"))
 
 
-def demo_store(events: int, devices: int = 2000, seed: int = 11, days: int = 60) -> Path:
-    """The path of a demo store of about `events` events; generated on first use, then reused.
+def cached_store(name: str, fill: Callable[[SQLiteEventStore], None]) -> Path:
+    """The path of BENCH_DIR/<name>.evstore, made once by `fill` (under a lock, then renamed).
 
     Open it read-only (or copy it) in a benchmark that writes: it is shared.
     """
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    path = BENCH_DIR / f"demo-{events}-{devices}-{seed}-{days}.evstore"
+    path = BENCH_DIR / f"{name}.evstore"
     if path.exists():
         return path
     with open(BENCH_DIR / ".lock", "w") as lock:
@@ -31,11 +32,19 @@ def demo_store(events: int, devices: int = 2000, seed: int = 11, days: int = 60)
             leftover.unlink(missing_ok=True)
         started = time.perf_counter()
         with SQLiteEventStore.create(tmp) as store:
-            generate_demo(store, devices=devices, events=events, seed=seed, days=days)
+            fill(store)
             store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         tmp.rename(path)
         print(f"(made {path.name} in {time.perf_counter() - started:.1f} s)", flush=True)
     return path
+
+
+def demo_store(events: int, devices: int = 2000, seed: int = 11, days: int = 60) -> Path:
+    """The path of a demo store of about `events` events; generated on first use, then reused."""
+    return cached_store(
+        f"demo-{events}-{devices}-{seed}-{days}",
+        lambda store: generate_demo(store, devices=devices, events=events, seed=seed, days=days) and None,
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
