@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import os
+import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -159,9 +160,10 @@ def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
     nodes = tuple(r[0] for r in db.execute(
         f"SELECT stream_id FROM {p}nodes WHERE appeared <= ? AND (removed IS NULL OR removed > ?)"
         " ORDER BY stream_id", (at, at)))
-    cache = _edge_cache(readdb, p)
-    n = len(cache.pairs)
-    ids = np.flatnonzero((cache.lo[:n] <= at) & (cache.hi[:n] > at)).tolist()
+    with _EDGE_LOCK:  # workers on several threads may ask at once; the mirror is updated in place
+        cache = _edge_cache(readdb, p)
+        n = len(cache.pairs)
+        ids = np.flatnonzero((cache.lo[:n] <= at) & (cache.hi[:n] > at)).tolist()
     if not ids:
         return GraphAt(at, nodes, ())
     edges = operator.itemgetter(*ids)(cache.pairs)
@@ -188,6 +190,7 @@ class _EdgeCache:
 
 
 _EDGE_CACHE: dict[tuple[str, int, str], _EdgeCache] = {}
+_EDGE_LOCK = threading.Lock()
 
 
 def _edge_cache(readdb: ReadDatabase, prefix: str) -> _EdgeCache:
@@ -209,6 +212,8 @@ def _edge_cache(readdb: ReadDatabase, prefix: str) -> _EdgeCache:
     if cache is not None and checkpoint < cache.checkpoint:
         cache = None
     if cache is None:
+        for old in [k for k in _EDGE_CACHE if k[0] == key[0]]:  # a replaced generation's mirror goes
+            del _EDGE_CACHE[old]
         cache = _EDGE_CACHE[key] = _EdgeCache(names={}, pairs=[], lo=np.zeros(0, np.int64), hi=np.zeros(0, np.int64))
     if checkpoint == cache.checkpoint:
         return cache
