@@ -47,8 +47,10 @@ def all_live_at(panel: ProjectionsPanel, head: int) -> bool:
 
 def test_panel_catches_up_and_publishes_checkpoints(qtbot, context: AppContext, panel: ProjectionsPanel,
                                                     qtmodeltester) -> None:
-    qtbot.waitUntil(lambda: all_live_at(panel, context.head), timeout=20000)
-    assert context.checkpoints == {name: context.head for name in ("registry", "search", "graph", "analytics")}
+    # A progress report can show every row at the head before the caught-up status publishes the
+    # checkpoints (one queued signal later): wait for both.
+    expected = {name: context.head for name in ("registry", "search", "graph", "analytics")}
+    qtbot.waitUntil(lambda: all_live_at(panel, context.head) and context.checkpoints == expected, timeout=20000)
     assert all(panel.model.index(r, 4).data(FRACTION_ROLE) == 1.0 for r in range(4))
     assert panel.model.index(0, 1).data() == "live"
     qtmodeltester.check(panel.model)
