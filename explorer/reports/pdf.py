@@ -287,7 +287,8 @@ class _Flow:
                 if h is None:
                     # A text clearly narrower than the cell is one line: its advance is cheaper than a
                     # layout (the 1 pt margin: Qt wraps some texts whose advance is just under the width).
-                    h = self._cell_cache[cell_key] = line if "\n" not in text and fm.horizontalAdvance(text) <= inner - 1 \
+                    one_line = "\n" not in text and fm.horizontalAdvance(text) <= inner - 1
+                    h = self._cell_cache[cell_key] = line if one_line \
                         else fm.boundingRect(QRectF(0, 0, inner, 1e6), flag, text).height()
                 if h > line * MAX_CELL_LINES + 0.5:
                     h = line * MAX_CELL_LINES
