@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import logging
 import sqlite3
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer import __version__, paths
+from explorer import about, paths
 from explorer.store.errors import StoreOpenError
 from explorer.store.sqlite import SQLiteEventStore, is_writable_location
 from explorer.ui import workers
@@ -488,30 +487,10 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def about_text(self) -> str:
-        from PySide6 import __version__ as pyside_version
-        from PySide6.QtCore import qVersion
-
+        """Versions and directories (explorer.about), plus this window's store and settings file."""
         store = self.context.store
-        try:
-            from explorer import about
-
-            text = about.about_text()
-            return f"{text}\n\nStore: {store.path if store is not None else '(none)'}\nSettings: {self.settings.path}"
-        except Exception:  # noqa: BLE001 - fall back to our own short list
-            log.exception("about_text failed")
-        return "\n".join([
-            f"Event Explorer {__version__}",
-            "A desktop audit and time-travel explorer for event-sourced systems.",
-            "",
-            f"Qt {qVersion()} · PySide6 {pyside_version} · SQLite {apsw.sqlite_lib_version()} · "
-            f"apsw {apsw.apsw_version()} · Python {sys.version.split()[0]}",
-            "",
-            f"Store: {store.path if store is not None else '(none)'}",
-            f"Data: {paths.data_dir()}",
-            f"Cache: {paths.cache_dir()}",
-            f"Logs: {paths.log_dir()}",
-            f"Settings: {self.settings.path}",
-        ])
+        return (f"{about.about_text()}\n\nStore: {store.path if store is not None else '(none)'}"
+                f"\nSettings file: {self.settings.path}")
 
     def show_about(self) -> None:
         if self.message_hook is not None:
