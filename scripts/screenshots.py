@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +77,16 @@ def main(argv: list[str]) -> int:
         window.grab().save(str(path))
         print(f"saved {path}")
 
+    def shoot_dialog(dialog: Any, name: str) -> None:
+        dialog.resize(760, 460)
+        dialog.show()
+        settle()
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"{name}.png"
+        dialog.grab().save(str(path))
+        print(f"saved {path}")
+        dialog.close()
+
     window.open_store(store_path)
     settle(3)
     window.show_tab(window.views["overview"])
@@ -88,6 +99,14 @@ def main(argv: list[str]) -> int:
     stream_positions = store.positions(filters=EventFilter(stream_ids=(busiest.stream_id,)))
     window.context.set_position(stream_positions[len(stream_positions) // 3])
     shoot("device-as-of-cursor")
+
+    state_view = window.views["state"]
+    first, last = stream_positions[len(stream_positions) // 10], stream_positions[len(stream_positions) // 3]
+    window.context.set_region((first, last))
+    shoot_dialog(state_view.open_compare(first, last), "compare")
+    history = state_view.open_history("calls_out")
+    if history is not None:
+        shoot_dialog(history, "field-history")
 
     window.context.set_position(stream_positions[len(stream_positions) // 3 + 1])
     events = window.views["events"]
@@ -104,6 +123,15 @@ def main(argv: list[str]) -> int:
     events.text_edit.setText("night")
     events._apply_filters()
     shoot("filters")
+
+    events.text_edit.setText("")
+    events._apply_filters()
+    browser.filter_edit.setText("")
+    window.context.set_position(store.head().position * 2 // 3)
+    for key in ("graph", "analytics"):
+        window.show_tab(window.views[key])
+        settle(3)
+        shoot(key)
     window.close()
     return 0
 
