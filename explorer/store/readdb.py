@@ -6,6 +6,8 @@ explored; deleting it loses nothing but time.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import apsw
@@ -37,9 +39,25 @@ class ReadDatabase:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = apsw.Connection(str(path))
         self.db.setbusytimeout(5000)
-        self.db.execute("PRAGMA journal_mode = WAL")
+        self._settle(lambda: self.db.execute("PRAGMA journal_mode = WAL").fetchall())
         self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute(SNAPSHOT_SCHEMA)
+        self._settle(lambda: self.db.execute(SNAPSHOT_SCHEMA))
+
+    @staticmethod
+    def _settle(step: Callable[[], object], attempts: int = 100) -> None:
+        """Run a set-up step, retrying while another connection sets the same new file up.
+
+        SQLite answers SQLITE_BUSY at once, without the busy handler, when two connections race
+        to switch a new file to WAL (the views of a freshly opened store all open it together).
+        """
+        for attempt in range(attempts):
+            try:
+                step()
+                return
+            except apsw.BusyError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.02)
 
     @classmethod
     def for_store(cls, store_id: str) -> ReadDatabase:
