@@ -64,7 +64,10 @@ DETAIL_VIEW = ViewSpec("detail", "Event detail", "explorer.ui.views.detail:Event
 # Keys handled by widgets rather than menu actions; listed in Help -> Shortcuts as well.
 EXTRA_SHORTCUTS: list[tuple[str, str]] = [
     ("Left / Right", "Step the as-of cursor one event back / forward (when the timeline has focus)"),
+    ("Shift+Left / Shift+Right", "The selected stream's previous / next event (timeline focused)"),
+    ("PageUp / PageDown", "Move the cursor 100 events back / forward (timeline focused)"),
     ("Home / End", "Jump the cursor to the first / last event (when the timeline has focus)"),
+    ("Space", "Play / pause the replay (timeline focused)"),
     ("Ctrl+C", "Copy the selected text or JSON (event detail)"),
 ]
 
