@@ -14,7 +14,7 @@ from explorer.cli.common import EXIT_CHECK_FAILED, CliError, open_store, parse_t
 from explorer.projections import READ_MODELS, runner_for
 from explorer.projections import graph as graph_model
 from explorer.projections.registry import DeviceNotFound, names_at, resolve_device
-from explorer.projections.runner import FAILED, ProjectionRunner, ProjectionStatus
+from explorer.projections.runner import FAILED, ProjectionRunner, ProjectionStatus, format_lag
 from explorer.projections.search import search
 from explorer.store.sqlite import SQLiteEventStore
 
@@ -62,16 +62,6 @@ def _catch_up(store: SQLiteEventStore, names: list[str] | None = None, *, quiet:
     return runner
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
 def _status_rows(statuses: list[ProjectionStatus]) -> list[list[str]]:
     rows = []
     for s in statuses:
@@ -81,7 +71,7 @@ def _status_rows(statuses: list[ProjectionStatus]) -> list[list[str]]:
         elif s.rebuild_checkpoint is not None:
             note = f"rebuild at {s.rebuild_checkpoint:,}"
         rows.append([s.name, s.state, f"{s.checkpoint:,}", f"{s.head:,}", f"{s.lag_events:,}",
-                     _duration(s.lag_seconds), f"{s.events_per_second:,.0f}" if s.events_per_second else "-", note])
+                     format_lag(s.lag_seconds), f"{s.events_per_second:,.0f}" if s.events_per_second else "-", note])
     return rows
 
 

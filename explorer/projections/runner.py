@@ -110,6 +110,17 @@ class Failure:
     error: str
 
 
+def format_lag(seconds: float) -> str:
+    """A lag in time for people: "42 s", "3.5 min", "2.0 h", "1.5 d"."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectionStatus:
     """Where one read model stands.

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.projections.runner import FAILED, LIVE, REBUILDING, ProjectionStatus
+from explorer.projections.runner import FAILED, LIVE, REBUILDING, ProjectionStatus, format_lag
 from explorer.ui.context import AppContext
 from explorer.ui.projection_service import ProjectionService, service_for
 
@@ -33,16 +33,6 @@ SERIES_ROLE = Qt.ItemDataRole.UserRole + 2
 STATE_COLORS = {LIVE: "#2e7d32", "catching-up": "#f9a825", REBUILDING: "#1565c0", FAILED: "#c62828",
                 "not built": "#757575", "paused": "#6d4c41"}
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
 
 
 class ProjectionStatusModel(QAbstractTableModel):
@@ -109,7 +99,7 @@ class ProjectionStatusModel(QAbstractTableModel):
             if col == 2:
                 return f"{s.checkpoint:,}"
             if col == 3:
-                return "-" if s.lag_events == 0 else f"{s.lag_events:,} events ({_duration(s.lag_seconds)})"
+                return "-" if s.lag_events == 0 else f"{s.lag_events:,} events ({format_lag(s.lag_seconds)})"
             if col == 4:
                 return f"{self._fraction(s):.0%}"
             if col == 5:
