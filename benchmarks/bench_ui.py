@@ -53,6 +53,9 @@ def _child(path: str, scroll: bool, core_only: bool = False) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="bench-ui-open-"))
     for name in ("DATA", "CACHE", "LOG", "CONFIG"):
         os.environ[f"EXPLORER_{name}_DIR"] = str(scratch / name.lower())
+    # A second open: read models already built (`EXPLORER_CACHE_DIR=DIR event-explorer project STORE`).
+    if os.environ.get("EXPLORER_BENCH_WARM_CACHE"):
+        os.environ["EXPLORER_CACHE_DIR"] = os.environ["EXPLORER_BENCH_WARM_CACHE"]
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QThreadPool
     from PySide6.QtWidgets import QApplication, QMainWindow
