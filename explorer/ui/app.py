@@ -102,7 +102,11 @@ def make_application(argv: Sequence[str] = ()) -> QApplication:
     """The QApplication, set up once: names, icon, style that follows the system palette."""
     existing = QApplication.instance()
     if existing is not None:
-        return existing  # type: ignore[return-value]
+        if not isinstance(existing, QApplication):
+            # A bare QGuiApplication (made to draw a PDF) cannot host widgets: Qt would abort.
+            raise RuntimeError("this process already runs a QGuiApplication without widgets "
+                               "(a report was drawn first); the window needs a process of its own")
+        return existing
     # Fractional scale factors (125%, 150%) render crisply instead of being rounded.
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication([sys.argv[0] if sys.argv else APP_NAME, *argv])

@@ -135,3 +135,23 @@ def test_an_error_raised_while_its_dialog_is_up_is_only_logged(qtbot: QtBot, cle
     for handler in logging.getLogger().handlers:
         handler.flush()
     assert "KeyError" in (paths.log_dir() / app.LOG_FILE_NAME).read_text()
+
+
+def test_a_bare_gui_application_is_a_clear_error_not_an_abort() -> None:
+    """A process that drew a PDF first (a bare QGuiApplication) gets an error, not a Qt abort."""
+    import subprocess
+    import sys
+
+    code = (
+        "from PySide6.QtGui import QGuiApplication\n"
+        "app = QGuiApplication([])\n"
+        "from explorer.ui.app import make_application\n"
+        "try:\n"
+        "    make_application()\n"
+        "except RuntimeError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr[-1000:]
+    assert result.stdout.startswith("refused: this process already runs a QGuiApplication")
