@@ -23,14 +23,9 @@ FOLLOW_HEAD_KEY = "live/follow_head"
 
 
 def _settings() -> object | None:
-    """The app's Settings, with our key registered; None when the settings module is absent."""
-    try:
-        from explorer.ui import settings as app_settings
-    except ImportError:
-        return None
-    app_settings.SETTINGS.setdefault(FOLLOW_HEAD_KEY, app_settings.Setting(
-        FOLLOW_HEAD_KEY, False, app_settings._to_bool,
-        doc="move the as-of cursor to the head when other writers append"))
+    """The app's Settings; None when they cannot be read."""
+    from explorer.ui import settings as app_settings
+
     try:
         return app_settings.Settings()
     except OSError:

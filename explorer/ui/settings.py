@@ -85,6 +85,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("events/page_size", 200, int, lambda v: 20 <= v <= 5000, doc="rows fetched at a time"),
         Setting("demo/devices", 200, int, lambda v: 4 <= v <= 100_000, doc="devices in a new demo store"),
         Setting("demo/events", 20_000, int, lambda v: 100 <= v <= 10_000_000, doc="events in a new demo store"),
+        Setting("live/follow_head", False, _to_bool,
+                doc="move the as-of cursor to the head when other writers append"),
+        Setting("commands/actor", "", str, lambda v: len(v) <= 200, doc="who issues commands (empty: the OS user)"),
+        Setting("commands/auto_retry", False, _to_bool, doc="re-submit a conflicted command when still valid"),
     )
 }
 

@@ -69,16 +69,9 @@ TASK_NAMES = {
 
 
 def _settings() -> Any:
-    """The app's Settings with the panel's keys registered, or None without a settings module."""
-    try:
-        from explorer.ui import settings as app_settings
-    except ImportError:
-        return None
-    table = app_settings.SETTINGS
-    table.setdefault(ACTOR_KEY, app_settings.Setting(
-        ACTOR_KEY, "", str, lambda v: len(v) <= 200, doc="who issues commands (empty: the OS user)"))
-    table.setdefault(AUTO_RETRY_KEY, app_settings.Setting(
-        AUTO_RETRY_KEY, False, app_settings._to_bool, doc="re-submit a conflicted command when still valid"))
+    """The app's Settings; None when they cannot be read."""
+    from explorer.ui import settings as app_settings
+
     try:
         return app_settings.Settings()
     except OSError:
