@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from explorer.store import NewEvent
 from explorer.store.base_types import ANY
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import TimeTravel
+from explorer.ui.context import AppContext
 from tests.helpers.stores import make_demo
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -44,3 +48,14 @@ def save_artifact(widget: Any, name: str) -> Path:
     path = ARTIFACTS / name
     widget.grab().save(str(path))
     return path
+
+
+@pytest.fixture
+def asof_context(tmp_path: Path) -> Iterator[AppContext]:
+    """An AppContext on a small store whose busy stream's id is `context.test_stream_id`."""
+    store, stream_id = make_store(tmp_path / "demo.evstore")
+    ctx = AppContext()
+    ctx.set_store(store)
+    ctx.test_stream_id = stream_id  # type: ignore[attr-defined]
+    yield ctx
+    ctx.set_store(None)

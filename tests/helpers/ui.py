@@ -60,6 +60,16 @@ def context(demo_file: Path, qtbot: Any) -> Iterator[AppContext]:
     ctx.set_store(None)
 
 
+@pytest.fixture
+def writable_context(demo_copy: Path, qtbot: Any) -> Iterator[AppContext]:
+    """An AppContext with a private, writable copy of the demo store open."""
+    ctx = AppContext()
+    ctx.set_store(SQLiteEventStore.open(demo_copy))
+    yield ctx
+    QThreadPool.globalInstance().waitForDone(10_000)
+    ctx.set_store(None)
+
+
 def append_events(path: Path, count: int, *, stream_id: str = "ticket-1", stream_type: str = "Ticket",
                   data: dict[str, Any] | None = None) -> None:
     """Append `count` events from another connection (as another process would)."""

@@ -5,27 +5,21 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QThreadPool
 
 from explorer.domain.iot import device as dev
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.views.command_panel import NEW_DEVICE, CommandPanel
-from tests.helpers.ui import demo_copy, demo_file, save_artifact  # noqa: F401 - fixtures
+from tests.helpers.ui import demo_copy, demo_file, writable_context, save_artifact  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def context(demo_copy: Path, qtbot: Any) -> Iterator[AppContext]:  # noqa: F811
-    ctx = AppContext()
-    ctx.set_store(SQLiteEventStore.open(demo_copy))
-    yield ctx
-    QThreadPool.globalInstance().waitForDone(10_000)
-    ctx.set_store(None)
+def context(writable_context: AppContext) -> AppContext:  # noqa: F811
+    return writable_context
 
 
 @pytest.fixture

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QThreadPool
 
 from explorer.domain.iot import device as dev
-from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.context import AppContext
 from explorer.ui.live_feed import LiveFeed
-from tests.helpers.ui import demo_copy, demo_file  # noqa: F401 - fixtures
+from tests.helpers.ui import demo_copy, demo_file, writable_context  # noqa: F401 - fixtures
 
 A = "aaaaaaaa-0000-4000-8000-000000000001"
 
 
 @pytest.fixture
-def context(demo_copy: Path, qtbot: Any) -> Iterator[AppContext]:  # noqa: F811
-    ctx = AppContext()
-    ctx.set_store(SQLiteEventStore.open(demo_copy))
-    yield ctx
-    QThreadPool.globalInstance().waitForDone(10_000)
-    ctx.set_store(None)
+def context(writable_context: AppContext) -> AppContext:  # noqa: F811
+    return writable_context
 
 
 def append_in_child(path: Path, device_id: str = A) -> None:

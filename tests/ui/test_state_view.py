@@ -4,7 +4,6 @@ pending previews, plain text."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,12 @@ from PySide6.QtWidgets import QApplication, QLabel
 from explorer.timetravel import TimeTravel, diff
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.views.state_view import MarkRole, StateTreeModel, StateView, leaf_values
-from tests.helpers.asof import HTML_NAME, add_html_rename, make_store, reference_state, save_artifact
+from tests.helpers.asof import asof_context, HTML_NAME, add_html_rename, reference_state, save_artifact  # noqa: F401 - asof_context is a fixture
 
 
 @pytest.fixture
-def context(tmp_path: Path) -> Iterator[AppContext]:
-    store, stream_id = make_store(tmp_path / "demo.evstore")
-    ctx = AppContext()
-    ctx.set_store(store)
-    ctx.test_stream_id = stream_id  # type: ignore[attr-defined]
-    yield ctx
-    ctx.set_store(None)
+def context(asof_context: AppContext) -> AppContext:
+    return asof_context
 
 
 @pytest.fixture

@@ -17,17 +17,12 @@ from explorer.ui.views import ACTIONS, VIEWS
 from explorer.ui.views import timeline as timeline_module
 from explorer.ui.views.state_view import StateView, leaf_values
 from explorer.ui.views.timeline import TimelineView
-from tests.helpers.asof import make_store, reference_state, save_artifact
+from tests.helpers.asof import asof_context, reference_state, save_artifact  # noqa: F401 - asof_context is a fixture
 
 
 @pytest.fixture
-def context(tmp_path: Path) -> Iterator[AppContext]:
-    store, stream_id = make_store(tmp_path / "demo.evstore")
-    ctx = AppContext()
-    ctx.set_store(store)
-    ctx.test_stream_id = stream_id  # type: ignore[attr-defined]
-    yield ctx
-    ctx.set_store(None)
+def context(asof_context: AppContext) -> AppContext:
+    return asof_context
 
 
 @pytest.fixture
