@@ -2,19 +2,50 @@
 
 Read models live in the read database in the cache directory, so every one of these works on a
 store opened read-only: nothing is ever written into the store.
+
+`project --progress-json --control-stdin [--linger S]` is how the desktop app runs its read models
+in a child process (explorer/ui/projection_service.py). The protocol, one JSON object per stdout line:
+
+- `{"event": "started", "action": "catch-up" | "rebuild", "names": [...] | null, "pid": N, "store": ..., "read_database": ..., "read_models": [status, ...]}`
+- `{"event": "progress", "action": ..., "done": N, "total": N, "rates": {name: events/s}, "read_models": [...]}`
+  (at most every 0.2 s; `status` is `ProjectionStatus.to_json()`)
+- one end per run: `{"event": "done" | "cancelled" | "stopped", "action": ..., "names": ..., "read": N | null,
+  "read_models": [...], "checkpoints": {name: position}, "peak_rss_mb": float | null}`
+
+Commands on stdin (with --control-stdin), one a line: `stop` (end after the current batch, keep what
+is applied - a rebuild resumes next time - and exit), `cancel` (a rebuild drops its partial
+generation: the live model is untouched), `catch-up` / `rebuild [NAME[,NAME...]]` (another run,
+while lingering). The end of stdin means `stop`: the program that started this one is gone, so a
+child never outlives the app. SIGTERM means `stop` too. Errors keep the usual `error:` line on
+stderr and exit 2; a stopped or cancelled run exits 130 (interrupted, as Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import queue
+import signal
 import sys
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.cli.common import EXIT_CHECK_FAILED, CliError, open_store, parse_time, print_json, progress_printer, table
+from explorer.cli.common import (
+    EXIT_CHECK_FAILED,
+    CliError,
+    json_line,
+    open_store,
+    parse_time,
+    print_json,
+    progress_printer,
+    table,
+)
 from explorer.projections import READ_MODELS, runner_for
 from explorer.projections import graph as graph_model
 from explorer.projections.registry import DeviceNotFound, names_at, resolve_device
-from explorer.projections.runner import FAILED, ProjectionRunner, ProjectionStatus, format_lag
+from explorer.projections.runner import FAILED, ProjectionRunner, ProjectionStatus, RebuildCancelled, format_lag
 from explorer.projections.search import search
 from explorer.store.sqlite import SQLiteEventStore
 
@@ -24,9 +55,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "project", help="bring every read model up to the head and show its status; --rebuild rebuilds")
     p.add_argument("store")
     p.add_argument("--rebuild", nargs="?", const="all", metavar="NAME",
-                   help=f"rebuild one read model ({', '.join(m.name for m in READ_MODELS)}) or all of them")
+                   help=f"rebuild one read model ({', '.join(m.name for m in READ_MODELS)}), several "
+                        "(comma-separated) or all of them")
     p.add_argument("--status-only", action="store_true", help="only show the status; apply nothing")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--progress-json", action="store_true",
+                   help="for programs (the app runs its read models this way): print JSON lines on stdout "
+                        "instead of the table - 'started', 'progress' (every 0.2 s) and one 'done', "
+                        "'cancelled' or 'stopped' per run, each with every read model's status")
+    p.add_argument("--control-stdin", action="store_true",
+                   help="read commands from stdin, one a line: 'stop' (end after the current batch, keeping "
+                        "what is applied), 'cancel' (a rebuild drops its partial read model), 'catch-up' or "
+                        "'rebuild [NAMES]' (another run while --linger waits); end of input means stop")
+    p.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
+                   help="with --control-stdin: after a run, wait this long for another command before exiting")
     p.set_defaults(handler=cmd_project)
 
     p = subparsers.add_parser("graph", help="the device-connection graph as of a position or time")
@@ -75,13 +117,32 @@ def _status_rows(statuses: list[ProjectionStatus]) -> list[list[str]]:
     return rows
 
 
+def _rebuild_names(runner: ProjectionRunner, text: str) -> list[str] | None:
+    """None for "all", else the named read models (comma-separated), each checked."""
+    if text.strip() in ("", "all"):
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        if name not in runner.projections:
+            raise CliError(f"no read model named {name!r} (known: {', '.join(runner.projections)})")
+    return names
+
+
 def cmd_project(args: argparse.Namespace) -> int:
+    if args.linger < 0:
+        raise CliError("--linger must be 0 or more seconds")
+    if (args.control_stdin or args.linger) and not args.progress_json:
+        raise CliError("--control-stdin and --linger need --progress-json")
+    if args.progress_json and args.json:
+        raise CliError("--json and --progress-json cannot be combined (--progress-json ends with the status)")
+    if args.progress_json and args.status_only:
+        raise CliError("--status-only and --progress-json cannot be combined")
+    if args.progress_json:
+        return _project_for_a_program(args)
     with open_store(args.store) as store:
         runner = runner_for(store)
         if args.rebuild:
-            names = None if args.rebuild == "all" else [args.rebuild]
-            if names and names[0] not in runner.projections:
-                raise CliError(f"no read model named {names[0]!r} (known: {', '.join(runner.projections)})")
+            names = _rebuild_names(runner, args.rebuild)
             runner.rebuild(names, progress=progress_printer("rebuilding"))
         elif not args.status_only:
             runner.catch_up(progress=progress_printer("catching up"))
@@ -93,6 +154,137 @@ def cmd_project(args: argparse.Namespace) -> int:
             table(_status_rows(statuses), ["read model", "state", "checkpoint", "head", "lag", "lag (time)",
                                            "events/s", ""])
         return EXIT_CHECK_FAILED if any(s.state == FAILED for s in statuses) else 0
+
+
+# -- for programs: JSON lines out, commands in ----------------------------------------------------
+
+PROGRESS_EVERY_S = 0.2  # a panel needs no more; every line costs a status query
+CONTROL_BUSY_TIMEOUT_MS = 60_000  # a background child waits for the app's own writes (snapshots), never fails on them
+EXIT_INTERRUPTED = 130
+
+
+class _Stop(Exception):
+    """Raised from the progress callback to end a rebuild at a batch boundary without dropping it."""
+
+
+@dataclass
+class _Control:
+    """Commands read from stdin by a daemon thread (and SIGTERM): what the app asks the child.
+
+    Attributes:
+        stop: end the run after the current batch and exit.
+        cancel: a running rebuild drops its partial generation.
+        requests: further runs asked for while lingering ((action, names) or None at the end).
+    """
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    requests: queue.Queue[tuple[str, str] | None] = field(default_factory=queue.Queue)
+
+    def listen(self) -> None:
+        threading.Thread(target=self._read, name="project-control", daemon=True).start()
+        try:
+            signal.signal(signal.SIGTERM, lambda _sig, _frame: self.end())
+        except (ValueError, OSError):  # not the main thread, or no such signal here
+            pass
+
+    def end(self) -> None:
+        self.stop.set()
+        self.requests.put(None)
+
+    def _read(self) -> None:
+        for line in sys.stdin:
+            command, _, rest = line.strip().partition(" ")
+            if command == "stop":
+                break
+            if command == "cancel":
+                self.cancel.set()
+            elif command in ("catch-up", "rebuild"):
+                self.requests.put((command, rest.strip()))
+        self.end()  # "stop", or end of input: whoever started us is gone
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource  # POSIX only
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    except (ImportError, OSError, ValueError):
+        return None
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def _emit(value: dict[str, Any]) -> None:
+    sys.stdout.write(json_line(value) + "\n")
+    sys.stdout.flush()
+
+
+def _run_for_a_program(runner: ProjectionRunner, action: str, names: list[str] | None, control: _Control) -> int:
+    """One catch-up or rebuild, reported as JSON lines; the exit code it means."""
+    control.cancel.clear()
+    last = [0.0]
+
+    def statuses() -> list[dict[str, Any]]:
+        return [s.to_json() for s in runner.status()]
+
+    def progress(done: int, total: int) -> None:
+        if control.stop.is_set() and action == "rebuild" and not control.cancel.is_set():
+            raise _Stop  # between two batches: everything committed stays, the rebuild resumes later
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            _emit({"event": "progress", "action": action, "done": done, "total": total,
+                   "rates": {k: round(v, 1) for k, v in runner.rates.items()}, "read_models": statuses()})
+
+    _emit({"event": "started", "action": action, "names": names, "pid": os.getpid(),
+           "store": str(getattr(runner.store, "path", "")), "read_database": str(runner.readdb.path),
+           "read_models": statuses()})
+    end, read = "done", None
+    runner.rates.clear()
+    try:
+        if action == "rebuild":
+            runner.rebuild(names, cancelled=control.cancel.is_set, progress=progress)
+        else:
+            read = runner.catch_up(cancelled=control.stop.is_set, progress=progress)
+            if control.stop.is_set():
+                end = "stopped"
+    except RebuildCancelled:
+        end = "cancelled"
+    except _Stop:
+        end = "stopped"
+    final = statuses()
+    _emit({"event": end, "action": action, "names": names, "read": read, "read_models": final,
+           "checkpoints": runner.checkpoints(), "peak_rss_mb": _peak_rss_mb()})
+    if end != "done":
+        return EXIT_INTERRUPTED
+    return EXIT_CHECK_FAILED if any(s["state"] == FAILED for s in final) else 0
+
+
+def _project_for_a_program(args: argparse.Namespace) -> int:
+    control = _Control()
+    if args.control_stdin:
+        control.listen()
+    with open_store(args.store) as store:
+        runner = runner_for(store)
+        if args.control_stdin:
+            runner.readdb.db.setbusytimeout(CONTROL_BUSY_TIMEOUT_MS)
+        action, names = ("rebuild", _rebuild_names(runner, args.rebuild)) if args.rebuild else ("catch-up", None)
+        code = _run_for_a_program(runner, action, names, control)
+        while code != EXIT_INTERRUPTED and args.control_stdin and args.linger > 0:
+            try:
+                request = control.requests.get(timeout=args.linger)
+            except queue.Empty:
+                break
+            if request is None or control.stop.is_set():
+                break
+            action = request[0]
+            try:
+                names = _rebuild_names(runner, request[1]) if action == "rebuild" else None
+            except CliError as exc:  # a bad request ends nothing: say so and wait for the next one
+                _emit({"event": "rejected", "message": str(exc)})
+                continue
+            code = _run_for_a_program(runner, action, names, control)
+        return code
 
 
 def _as_of(store: SQLiteEventStore, args: argparse.Namespace) -> int:

@@ -1,282 +1,577 @@
-"""The app's projection runner: keeps the read models caught up in the background.
+"""The app's read models: built by a child process, only read by the app.
 
-One service per AppContext (`service_for(context)`). It catches up on a private one-thread pool
-whenever a store opens or the head moves (other writers append), rebuilds on request (build beside,
-then swap: views keep reading the old model meanwhile), can be paused, and publishes checkpoints to
-the context so the timeline marks them. Views listen to `models_advanced` to re-query.
+One service per AppContext (`service_for(context)`). Catching up and rebuilding run in a child
+process, `event-explorer project STORE --progress-json --control-stdin --linger S` (the headless
+CLI, explorer/cli/projection_commands.py, whose docstring defines the JSON-lines protocol): its
+Python, its memory and its GIL are its own, so a first build of a 1M-event store neither grows the
+app nor stalls the cursor. The app reads the read database (WAL; the runner commits a batch's
+effects and its checkpoint in one transaction, so a reader always sees a consistent model).
+
+Why QProcess and not `subprocess` from a thread: QProcess delivers the child's stdout lines and its
+exit (normal, crashed, failed to start) as signals on the GUI thread, so no Python thread sits in a
+read loop taking the GIL from the GUI; it kills and reaps the child (`kill`, `waitForFinished`), and
+on Windows it starts a console program without flashing a console window. Parsing a few JSON lines
+a second on the GUI thread is negligible.
+
+How it behaves:
+- A store opens or the head moves: the statuses are re-read from the read database (on a private
+  one-thread pool); if a read model is behind (or not built, or rebuilding, or of another code
+  version) a child catches up. At most one child at a time: a request while it runs is queued
+  (one) and sent to it when its run ends; it lingers CHILD_LINGER_S for more work (new appends
+  need no new process), then exits and frees its memory.
+- Rebuild one/all: a running catch-up is stopped first; the child builds beside and swaps (the old
+  model stays readable); Cancel tells it to drop the partial model. Pause stops the child (what
+  is committed stays; the next run resumes from the checkpoints).
+- The child dies (killed, crashed, or an error such as an unwritable cache): the read models that
+  were behind show as failed, `failed` carries a sentence, and `retry()` (the panel's Retry, or
+  Resume) starts again from the checkpoints. Nothing blocks the window.
+- Closing: `shutdown()` (on the application's aboutToQuit, and when the store closes) asks the child
+  to stop, waits STOP_GRACE_MS, then kills it. If the app itself dies, the child reads the end of
+  its stdin and stops: no orphans.
+- The child gets the app's environment, so EXPLORER_*_DIR overrides reach it and it writes the same
+  read database the app reads. Frozen (PyInstaller) it is `[sys.executable, "project", ...]`
+  (entry.main dispatches sub-commands), else `[sys.executable, "-m", "explorer", "project", ...]`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import os
+import sys
 import time
 import weakref
-from collections.abc import Callable
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+import orjson
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QProcess, QProcessEnvironment, QThreadPool, Signal
 from shiboken6 import isValid
 
+import explorer
 from explorer.projections import runner_for
-from explorer.projections.runner import ProjectionRunner, ProjectionStatus, RebuildCancelled
+from explorer.projections.runner import (
+    CATCHING_UP,
+    EMPTY,
+    FAILED,
+    LIVE,
+    REBUILDING,
+    Failure,
+    ProjectionRunner,
+    ProjectionStatus,
+)
 from explorer.store.readdb import ReadDatabase
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.context import AppContext
-from explorer.ui.workers import WorkerSignals
+from explorer.ui.workers import Worker
 
 log = logging.getLogger(__name__)
 
-STATUS_EVERY_S = 0.2  # status updates while a run goes on (a panel needs no more)
-Job = Callable[[Callable[[], bool], Callable[[int, int], None]], Any]
+CHILD_LINGER_S = 15  # an idle child waits this long for more work (live appends) before it exits
+STOP_GRACE_MS = 3000  # at close: time for the child to finish its batch before it is killed
+HISTORY = 60  # events/s samples kept per read model (the panel's sparkline)
 
 
-class ServiceJob(QRunnable):
-    """One run of the service on its pool: a Worker's contract (WorkerSignals, cancel flag).
+def child_command(store_path: str | Path, *args: str) -> list[str]:
+    """The command line of a read-model child: the same program as this one, sub-command `project`."""
+    if getattr(sys, "frozen", False):  # PyInstaller: the bundle's executable is the entry point
+        return [sys.executable, "project", str(store_path), *args]
+    return [sys.executable, "-m", "explorer", "project", str(store_path), *args]
 
-    Not a `workers.Worker`: those register in the module's live set until `finished` is delivered,
-    and the service's catch-ups are long-lived background work that keeps its own references.
+
+def child_environment() -> QProcessEnvironment:
+    """This process's environment (EXPLORER_*_DIR included), and `explorer` importable by the child."""
+    env = QProcessEnvironment()
+    for key, value in os.environ.items():
+        env.insert(key, value)
+    if not getattr(sys, "frozen", False):
+        package_root = str(Path(explorer.__file__).resolve().parents[1])
+        current = os.environ.get("PYTHONPATH")
+        env.insert("PYTHONPATH", package_root + (os.pathsep + current if current else ""))
+    return env
+
+
+def status_from_json(data: dict[str, Any]) -> ProjectionStatus:
+    """The inverse of ProjectionStatus.to_json (a line of the child's protocol)."""
+    failure = data.get("failure")
+    return ProjectionStatus(
+        name=str(data["name"]), title=str(data["title"]), version=int(data["version"]), state=str(data["state"]),
+        checkpoint=int(data["checkpoint"]), head=int(data["head"]), lag_events=int(data["lag_events"]),
+        lag_seconds=float(data["lag_seconds"]), events_per_second=float(data.get("events_per_second") or 0.0),
+        rebuild_checkpoint=data.get("rebuild_checkpoint"),
+        failure=None if not failure else Failure(int(failure["position"]), str(failure["type"]),
+                                                 str(failure["error"])),
+        stale_version=bool(data.get("stale_version")),
+    )
+
+
+def needs_work(statuses: list[ProjectionStatus]) -> bool:
+    """True when a catch-up would do something (a failed model waits for a rebuild instead)."""
+    return any(s.state in (CATCHING_UP, REBUILDING, EMPTY) or (s.stale_version and s.state != FAILED)
+               for s in statuses)
+
+
+@dataclass(eq=False)
+class _Child:
+    """One child process and what it is doing.
 
     Attributes:
-        signals: started / progressed / returned / errored / finished.
+        action: the run in progress ("catch-up" / "rebuild"), None while it lingers idle.
+        names: the read models a rebuild builds (None: all).
+        stopping: the service asked it to stop (its exit is no failure).
     """
 
-    def __init__(self, job: Job, *, name: str) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
-        self.signals = WorkerSignals()
-        self.name = name
-        self._job = job
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def run(self) -> None:
-        signals = self.signals
-        signals.started.emit()
-        try:
-            result = self._job(self._cancel.is_set, signals.progressed.emit)
-        except BaseException as exc:  # noqa: BLE001 - reported to the service, never crashes the app
-            if not isinstance(exc, RebuildCancelled):
-                log.exception("read models: %s failed", self.name)
-            signals.errored.emit(exc)
-        else:
-            signals.returned.emit(result)
-        finally:
-            signals.finished.emit()
+    process: QProcess
+    store: SQLiteEventStore
+    action: str | None
+    names: list[str] | None
+    pid: int = 0
+    buffer: bytes = b""
+    stderr: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    stopping: bool = False
 
 
 class ProjectionService(QObject):
-    """Runs the read models of the context's store on one background thread.
+    """Keeps the context's read models caught up through a child process.
 
     Attributes:
         context: the app context.
         statuses: the last statuses seen (one per read model).
         histories: read model name -> recent events/s samples.
         paused: True while the user paused catching up.
-        rebuilding: names being rebuilt by the current job ([] when none).
+        rebuilding: names being rebuilt (requested or running; [] when none).
+        crashed: the sentence shown after a child died mid-run, until retry() (None otherwise).
+        child_peak_rss_mb: the largest peak resident memory a child reported (MB), or None.
 
     Signals:
         status_changed(object): list[ProjectionStatus], during and after every run.
         models_advanced(object): {name: checkpoint} after a run moved a read model (views re-query).
         rebuild_finished(object): the names rebuilt, or None when the rebuild was cancelled.
-        failed(str): a run failed as a whole (e.g. the cache is not writable).
+        failed(str): a run failed as a whole (the child died, or the cache is not writable).
+        child_started(int): a child process started (its pid).
+        child_exited(int): a child process ended (its pid), for whatever reason.
     """
 
     status_changed = Signal(object)
     models_advanced = Signal(object)
     rebuild_finished = Signal(object)
     failed = Signal(str)
-    _status_ready = Signal(object)  # from the pool thread: (statuses, histories, checkpoints or None)
+    child_started = Signal(int)
+    child_exited = Signal(int)
 
     def __init__(self, *, context: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent or context)
         self.context = context
-        self.pool = QThreadPool(self)
+        self.pool = QThreadPool(self)  # status reads, one at a time, on a connection of their own
         self.pool.setMaxThreadCount(1)
         self.pool.setExpiryTimeout(-1)
         self.statuses: list[ProjectionStatus] = []
         self.histories: dict[str, list[float]] = {}
         self.paused = False
         self.rebuilding: list[str] = []
-        self._cancel = threading.Event()
-        self._runner: ProjectionRunner | None = None  # used on the pool thread only
-        self._runner_of: str | None = None
-        self._queued = False
-        self._busy = False
-        self._workers: set[ServiceJob] = set()
-        self._pending_job: tuple[Any, str] | None = None
-        self._store_for_jobs: SQLiteEventStore | None = None
-        self._status_ready.connect(self._on_status)
+        self.crashed: str | None = None
+        self.child_peak_rss_mb: float | None = None
+        self._child: _Child | None = None
+        self._queued = False  # a catch-up is wanted once the current run ends
+        self._pending: tuple[list[str] | None] | None = None  # a rebuild waiting for the child to stop
+        self._rates: dict[str, float] = {}
+        self._refreshing = False
+        self._refresh_again: bool | None = None  # another refresh asked while one runs (its then_catch_up)
+        self._reader: ProjectionRunner | None = None  # used on the pool thread only
+        self._reader_of: str | None = None
         context.store_changed.connect(self._store_changed)
         context.head_changed.connect(lambda _head: self.catch_up())
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
         if context.store is not None:
             self.catch_up()
 
     # -- requests (GUI thread) ---------------------------------------------------------------
 
+    @property
+    def child_pid(self) -> int:
+        """The running child's pid, 0 when none runs."""
+        child = self._child
+        return child.pid if child is not None and child.process.state() != QProcess.ProcessState.NotRunning else 0
+
+    @property
+    def busy(self) -> bool:
+        """True while a child runs a catch-up or rebuild (not while it lingers idle)."""
+        child = self._child
+        return child is not None and (child.action is not None or child.stopping)
+
     def catch_up(self) -> None:
-        """Bring every read model to the head, unless paused (one run at a time; one queued)."""
-        if self.paused or self.context.store is None:
+        """Bring every read model to the head, unless paused (one child at a time; one request queued)."""
+        if self.context.store is None:
             return
-        if self._busy:
-            self._queued = True
+        if self.paused or self.crashed:
+            self.refresh()  # the lag still shows
             return
-        self._start(self._catch_up_job, "catch up")
+        child = self._child
+        if child is not None:
+            if child.action is None and not child.stopping:
+                self._command(child, "catch-up")
+                child.action, child.names = "catch-up", None
+            else:
+                self._queued = True
+            return
+        self.refresh(then_catch_up=True)
 
     def rebuild(self, names: list[str] | None = None) -> None:
         """Rebuild `names` (all when None) beside the live models; cancellable with cancel_rebuild."""
         if self.context.store is None:
             return
+        self.crashed = None
         self.rebuilding = list(names) if names else [s.name for s in self.statuses] or ["all"]
-        self._cancel.set()  # a running catch-up yields; the rebuild job feeds the live models too
-
-        def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> Any:
-            return self._rebuild_job(names, cancelled, progress)
-
-        self._start(job, "rebuild", after_cancel=True)
+        child = self._child
+        if child is None:
+            self._spawn("rebuild", names)
+        elif child.action is None and not child.stopping:
+            self._command(child, "rebuild " + (",".join(names) if names else "all"))
+            child.action, child.names = "rebuild", names
+        else:
+            self._pending = (names,)
+            if child.action == "catch-up":
+                self._stop(child)  # a running catch-up yields; the rebuild feeds the live models too
 
     def cancel_rebuild(self) -> None:
-        if self.rebuilding:
-            self._cancel.set()
+        """Cancel the rebuild: the partial models are dropped, the live ones stay as they were."""
+        if not self.rebuilding:
+            return
+        if self._pending is not None:  # not started yet
+            self._pending = None
+            self._rebuild_ended(None)
+            return
+        child = self._child
+        if child is not None and child.action == "rebuild":
+            self._command(child, "cancel")
 
     def set_paused(self, paused: bool) -> None:
-        """Pause: stop catching up (the running batch finishes); resume: catch up at once."""
+        """Pause: stop the child (what it applied stays); resume: catch up at once."""
         self.paused = paused
         if paused:
-            if not self.rebuilding:
-                self._cancel.set()
+            child = self._child
+            if child is not None and not self.rebuilding and child.action != "rebuild":
+                self._stop(child)
         else:
+            self.crashed = None
             self.catch_up()
         self._publish(self.statuses)
 
-    def wait(self, msecs: int = 10000) -> bool:
-        return self.pool.waitForDone(msecs)
+    def retry(self) -> None:
+        """After a failed run: start again from the checkpoints."""
+        self.crashed = None
+        self.catch_up()
 
-    # -- plumbing ----------------------------------------------------------------------------
-
-    def _store_changed(self, store: SQLiteEventStore | None) -> None:
-        self._cancel.set()
-        self.statuses, self.histories = [], {}
-        self.status_changed.emit([])
-        if store is not None:
-            if self._busy:
-                self._queued = True
-            else:
-                self.catch_up()
-
-    def _start(self, job: Job, name: str,
-               after_cancel: bool = False) -> None:
+    def refresh(self, *, then_catch_up: bool = False) -> None:
+        """Re-read the statuses from the read database (in the background); then maybe start a child."""
         store = self.context.store
-        assert store is not None
-        if self._busy and after_cancel:
-            # Run once the current job has yielded to the cancel flag.
-            self._pending_job = (job, name)
+        if store is None:
             return
-        self._busy = True
-        self._cancel.clear()
-        worker = ServiceJob(lambda cancelled, progress: job(lambda: cancelled() or self._cancel.is_set(), progress),
-                            name=f"projections:{name}")
-        self._workers.add(worker)
-        worker.signals.returned.connect(self._returned)
-        worker.signals.errored.connect(self._errored)
-        worker.signals.finished.connect(lambda: self._finished(worker))
-        self._store_for_jobs = store
+        if self._refreshing:
+            self._refresh_again = bool(self._refresh_again) or then_catch_up
+            return
+        self._refreshing = True
+        worker = Worker(lambda _cancelled, _progress: self._read_status(store), name="projections:status")
+        worker.signals.returned.connect(lambda result: self._status_read(result, then_catch_up))
+        worker.signals.errored.connect(self._status_failed)
+        worker.signals.finished.connect(self._refresh_finished)
         self.pool.start(worker)
 
-    def _finished(self, worker: ServiceJob) -> None:
-        self._workers.discard(worker)
+    def wait(self, msecs: int = 10000) -> bool:
+        """Block (delivering events) until no run, refresh or request is outstanding; False on timeout."""
+        deadline = time.monotonic() + msecs / 1000
+        while not self._idle():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            child = self._child
+            if child is not None and child.process.state() != QProcess.ProcessState.NotRunning:
+                if child.stopping:
+                    child.process.waitForFinished(int(min(left, 0.05) * 1000))
+                else:
+                    child.process.waitForReadyRead(int(min(left, 0.05) * 1000))
+            else:
+                self.pool.waitForDone(int(min(left, 0.02) * 1000))
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        return True
+
+    def shutdown(self, grace_ms: int = STOP_GRACE_MS) -> None:
+        """Stop the child (killed after `grace_ms`) and the status reads: the app is closing."""
         if not isValid(self):
             return
-        self._busy = False
-        pending = self._pending_job
-        if pending is not None:
-            self._pending_job = None
-            self._start(*pending)
+        self._queued, self._pending = False, None
+        child = self._child
+        if child is not None:
+            self._stop(child, wait_ms=grace_ms)
+        self.pool.waitForDone(grace_ms)
+
+    # -- the child ----------------------------------------------------------------------------
+
+    def _spawn(self, action: str, names: list[str] | None) -> None:
+        store = self.context.store
+        assert store is not None and self._child is None
+        args = ["--progress-json", "--control-stdin", "--linger", str(CHILD_LINGER_S)]
+        if action == "rebuild":
+            args += ["--rebuild", ",".join(names) if names else "all"]
+        argv = child_command(Path(store.path).resolve(), *args)
+        process = QProcess(self)
+        process.setProcessEnvironment(child_environment())
+        process.setProgram(argv[0])
+        process.setArguments(argv[1:])
+        child = _Child(process, store, action, names)
+        process.readyReadStandardOutput.connect(lambda: self._read_stdout(child))
+        process.readyReadStandardError.connect(lambda: self._read_stderr(child))
+        process.started.connect(lambda: self._started(child))
+        process.finished.connect(lambda code, status: self._exited(child, code, status))
+        process.errorOccurred.connect(lambda error: self._process_error(child, error))
+        self._child = child
+        log.info("read models: starting %s", " ".join(argv))
+        process.start()
+
+    def _started(self, child: _Child) -> None:
+        child.pid = int(child.process.processId())
+        self.child_started.emit(child.pid)
+
+    def _command(self, child: _Child, text: str) -> None:
+        if child.process.state() == QProcess.ProcessState.Running:
+            child.process.write((text + "\n").encode())
+
+    def _stop(self, child: _Child, wait_ms: int | None = None) -> None:
+        """Ask the child to stop after its batch; with wait_ms, kill it if it has not ended by then."""
+        child.stopping = True
+        process = child.process
+        if process.state() == QProcess.ProcessState.NotRunning:
+            return
+        self._command(child, "stop")
+        process.closeWriteChannel()  # the end of its stdin means stop, too
+        if wait_ms is not None and not process.waitForFinished(wait_ms):
+            log.warning("read models: the child %s did not stop in %s ms; killing it", child.pid, wait_ms)
+            process.kill()
+            process.waitForFinished(2000)
+
+    def _read_stderr(self, child: _Child) -> None:
+        text = bytes(child.process.readAllStandardError().data()).decode(errors="replace")
+        for line in text.splitlines():
+            if line.strip():
+                child.stderr.append(line.rstrip())
+                log.info("read models (child %s): %s", child.pid, line.rstrip())
+
+    def _read_stdout(self, child: _Child, flush: bool = False) -> None:
+        child.buffer += bytes(child.process.readAllStandardOutput().data())
+        *lines, child.buffer = child.buffer.split(b"\n")
+        if flush and child.buffer.strip():
+            lines.append(child.buffer)
+            child.buffer = b""
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                message = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                log.warning("read models: unexpected output from the child: %r", line[:200])
+                continue
+            if isinstance(message, dict):
+                self._on_message(child, message)
+
+    def _on_message(self, child: _Child, message: dict[str, Any]) -> None:
+        event = message.get("event")
+        if event == "rejected":
+            log.warning("read models: the child refused a request: %s", message.get("message"))
+            return
+        current = child is self._child and child.store is self.context.store
+        statuses = [status_from_json(s) for s in message.get("read_models") or []]
+        rates = {str(k): float(v) for k, v in (message.get("rates") or {}).items()}
+        if event in ("done", "cancelled", "stopped"):
+            rates = {s.name: s.events_per_second for s in statuses if s.events_per_second}
+            peak = message.get("peak_rss_mb")
+            if isinstance(peak, int | float):
+                self.child_peak_rss_mb = max(self.child_peak_rss_mb or 0.0, float(peak))
+        if not current:
+            return  # a child of a store that is closed now: its news is stale
+        if event == "started":
+            child.action, child.names = message.get("action"), message.get("names")
+        if rates:
+            self._rates = rates
+            for name, rate in rates.items():
+                history = self.histories.setdefault(name, [])
+                history.append(rate)
+                del history[:-HISTORY]
+        elif event == "done" and message.get("read") == 0:
+            self._rates = {}  # nothing new: the rate of the last run is history now
+        if statuses:
+            self._publish_statuses(statuses)
+            if event == "progress":  # the timeline's marks follow a long build
+                self.context.set_checkpoints({s.name: s.checkpoint for s in statuses if s.state != EMPTY})
+        if event not in ("done", "cancelled", "stopped"):
+            return
+        action = message.get("action")
+        child.action = None
+        checkpoints = {str(k): int(v) for k, v in (message.get("checkpoints") or {}).items()}
+        self.context.set_checkpoints(checkpoints)
+        self.models_advanced.emit(checkpoints)
+        if action == "rebuild":
+            if event == "done":
+                names = message.get("names")
+                self._rebuild_ended(list(names) if names else [s.name for s in statuses])
+            elif event == "cancelled" or self._pending is None:
+                self._rebuild_ended(None)
+        if event == "stopped" or child.stopping:
+            return  # it exits now; _exited goes on
+        self._next(child)
+
+    def _next(self, child: _Child) -> None:
+        """The lingering child takes the waiting request, if any."""
+        if self._pending is not None:
+            (names,) = self._pending
+            self._pending = None
+            self.rebuilding = list(names) if names else [s.name for s in self.statuses] or ["all"]
+            self._command(child, "rebuild " + (",".join(names) if names else "all"))
+            child.action, child.names = "rebuild", names
+        elif self.paused:
+            self._stop(child)  # paused: no child stays around
+        elif self._queued and not self.crashed:
+            self._queued = False
+            self._command(child, "catch-up")
+            child.action, child.names = "catch-up", None
+
+    def _process_error(self, child: _Child, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:  # no `finished` follows
+            child.stderr.append(f"could not start {child.process.program()}: {child.process.errorString()}")
+            self._exited(child, -1, QProcess.ExitStatus.CrashExit)
+
+    def _exited(self, child: _Child, code: int, status: QProcess.ExitStatus) -> None:
+        if not isValid(self):
+            return
+        self._read_stdout(child, flush=True)
+        self._read_stderr(child)
+        if child is self._child:
+            self._child = None
+        child.process.deleteLater()
+        self.child_exited.emit(child.pid)
+        current = child.store is self.context.store
+        was = child.action
+        if current and was is not None:
+            if child.stopping:  # stopped by us before it could say so (killed after the grace time)
+                if was == "rebuild" and self._pending is None:
+                    self._rebuild_ended(None)
+            else:
+                self._crashed(child, was, code, status)
+            self.refresh()
+        if self.context.store is None or self._child is not None:
+            return
+        if self._pending is not None:
+            (names,) = self._pending
+            self._pending = None
+            self.rebuilding = list(names) if names else [s.name for s in self.statuses] or ["all"]
+            self._spawn("rebuild", names)
         elif self._queued:
             self._queued = False
             self.catch_up()
 
-    def _returned(self, result: Any) -> None:
-        if isinstance(result, tuple) and result and result[0] == "rebuilt":
-            names = result[1]
-            self.rebuilding = []
-            self.rebuild_finished.emit(names)
-            self._publish(self.statuses)
-
-    def _errored(self, exc: BaseException) -> None:
-        if isinstance(exc, RebuildCancelled):
-            self.rebuilding = []
-            self.rebuild_finished.emit(None)
-            self._publish(self.statuses)
-            return
+    def _crashed(self, child: _Child, action: str, code: int, status: QProcess.ExitStatus) -> None:
+        errors = [line[len("error: "):] for line in child.stderr if line.startswith("error: ")]
+        what = "rebuilding" if action == "rebuild" else "catching up"
+        if errors:
+            message = f"The read models could not be updated: {errors[-1]}"
+        elif status == QProcess.ExitStatus.CrashExit:
+            detail = child.stderr[-1] if child.stderr else "it was killed or crashed"
+            message = (f"The read-model process stopped unexpectedly while {what} ({detail}). "
+                       "What it had applied is kept; press Retry to go on from there.")
+        else:
+            message = (f"The read-model process ended with code {code} while {what}. "
+                       "What it had applied is kept; press Retry to go on from there.")
+        log.warning("read models: %s", message)
+        self.crashed = message
+        self._queued = False
+        self._pending = None
         self.rebuilding = []
-        log.warning("read models: %s", exc)
-        self.failed.emit(f"The read models could not be updated: {exc}")
+        self.failed.emit(message)
+        self._publish_statuses(self.statuses)
 
-    # -- jobs (pool thread) ------------------------------------------------------------------
+    def _rebuild_ended(self, names: list[str] | None) -> None:
+        self.rebuilding = []
+        self.rebuild_finished.emit(names)
+        self._publish(self.statuses)
 
-    def _runner_for_job(self) -> ProjectionRunner:
-        store = self._store_for_jobs
-        assert store is not None
+    # -- status reads (pool thread, then GUI thread) ---------------------------------------------
+
+    def _read_status(self, store: SQLiteEventStore) -> tuple[SQLiteEventStore, list[ProjectionStatus],
+                                                              dict[str, int]]:
         key = f"{id(store)}:{store.path}"
-        if self._runner is None or self._runner_of != key:
-            if self._runner is not None:
-                self._runner.store.close()
-                self._runner.readdb.close()
+        if self._reader is None or self._reader_of != key:
+            if self._reader is not None:
+                self._reader.store.close()
+                self._reader.readdb.close()
+                self._reader = None
             clone = store.clone()
-            self._runner = runner_for(clone, ReadDatabase.for_store(clone.store_id))
-            self._runner_of = key
-        return self._runner
+            self._reader = runner_for(clone, ReadDatabase.for_store(clone.store_id))
+            self._reader_of = key
+        return store, self._reader.status(), self._reader.checkpoints()
 
-    def _reporter(self, runner: ProjectionRunner) -> Callable[[int, int], None]:
-        last = [0.0]
+    def _status_read(self, result: tuple[SQLiteEventStore, list[ProjectionStatus], dict[str, int]],
+                     then_catch_up: bool) -> None:
+        if not isValid(self):
+            return
+        store, statuses, checkpoints = result
+        if store is not self.context.store:
+            return
+        child = self._child
+        if child is None or child.action is None:  # a running child's own reports are at least as new
+            self._publish_statuses(statuses)
+        if checkpoints != self.context.checkpoints:
+            self.context.set_checkpoints(checkpoints)
+            self.models_advanced.emit(checkpoints)
+        if then_catch_up and not self.paused and not self.crashed and self._child is None and needs_work(statuses):
+            self._spawn("catch-up", None)
 
-        def report(_done: int, _total: int) -> None:
-            now = time.monotonic()
-            if now - last[0] >= STATUS_EVERY_S:
-                last[0] = now
-                self._emit_status(runner)
-
-        return report
-
-    def _emit_status(self, runner: ProjectionRunner, advanced: bool = False) -> None:
-        statuses = runner.status()
-        histories = {name: list(h) for name, h in runner.rate_history.items()}
+    def _status_failed(self, exc: BaseException) -> None:
         if isValid(self):
-            self._status_ready.emit((statuses, histories, runner.checkpoints() if advanced else None))
+            self.failed.emit(f"The read models are unavailable: {exc}")
 
-    def _catch_up_job(self, cancelled: Callable[[], bool], _progress: Callable[[int, int], None]) -> Any:
-        runner = self._runner_for_job()
-        read = runner.catch_up(cancelled=cancelled, progress=self._reporter(runner))
-        if read == 0:  # nothing new: the rate of the last run is history now
-            runner.rates.clear()
-        self._emit_status(runner, advanced=True)
-        return ("caught-up", read)
+    def _refresh_finished(self) -> None:
+        if not isValid(self):
+            return
+        self._refreshing = False
+        again, self._refresh_again = self._refresh_again, None
+        if again is not None:
+            self.refresh(then_catch_up=again)
 
-    def _rebuild_job(self, names: list[str] | None, cancelled: Callable[[], bool],
-                     _progress: Callable[[int, int], None]) -> Any:
-        runner = self._runner_for_job()
-        try:
-            runner.rebuild(names, cancelled=cancelled, progress=self._reporter(runner))
-        finally:
-            self._emit_status(runner, advanced=True)
-        return ("rebuilt", names or list(runner.projections))
+    # -- plumbing -----------------------------------------------------------------------------
 
-    # -- results (GUI thread) ----------------------------------------------------------------
+    def _idle(self) -> bool:
+        child = self._child
+        child_idle = child is None or (child.action is None and not child.stopping)
+        return (child_idle and not self._refreshing and self._refresh_again is None
+                and self._pending is None and not self._queued)
+
+    def _store_changed(self, store: SQLiteEventStore | None) -> None:
+        child = self._child
+        if child is not None:
+            self._stop(child)
+        self._queued, self._pending = store is not None and child is not None, None
+        self.statuses, self.histories, self._rates = [], {}, {}
+        self.crashed = None
+        self.rebuilding = []
+        self.status_changed.emit([])
+        if store is not None and child is None:
+            self.catch_up()
+
+    def _publish_statuses(self, statuses: list[ProjectionStatus]) -> None:
+        out = []
+        for s in statuses:
+            if not s.events_per_second and self._rates.get(s.name):
+                s = replace(s, events_per_second=self._rates[s.name])
+            if self.crashed and s.state not in (LIVE, FAILED):
+                s = replace(s, state=FAILED)
+            out.append(s)
+        self._publish(out)
 
     def _publish(self, statuses: list[ProjectionStatus]) -> None:
         self.statuses = statuses
         self.status_changed.emit(statuses)
-
-    def _on_status(self, payload: tuple[list[ProjectionStatus], dict[str, list[float]], dict[str, int] | None]) -> None:
-        statuses, histories, checkpoints = payload
-        self.histories = histories
-        self._publish(statuses)
-        if checkpoints is not None:
-            self.context.set_checkpoints(checkpoints)
-            self.models_advanced.emit(checkpoints)
 
 
 _SERVICES: weakref.WeakKeyDictionary[AppContext, ProjectionService] = weakref.WeakKeyDictionary()

@@ -215,12 +215,16 @@ class ProjectionsPanel(QWidget):
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Stop applying new events (the lag grows); press again to catch up")
         self.pause_button.toggled.connect(self._pause_toggled)
+        self.retry_button = QPushButton("Retry", self)  # shown after the read-model process died
+        self.retry_button.setToolTip("Start the read-model process again; it goes on from the checkpoints")
+        self.retry_button.clicked.connect(self.service.retry)
         self.message = QLabel(self)
         self.message.setTextFormat(Qt.TextFormat.PlainText)  # failure texts carry event data
         self.message.setWordWrap(True)
 
         buttons = QHBoxLayout()
-        for b in (self.rebuild_button, self.rebuild_all_button, self.cancel_button, self.pause_button):
+        for b in (self.rebuild_button, self.rebuild_all_button, self.cancel_button, self.pause_button,
+                  self.retry_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -272,6 +276,7 @@ class ProjectionsPanel(QWidget):
         self.rebuild_all_button.setEnabled(has_store and not rebuilding)
         self.cancel_button.setEnabled(rebuilding)
         self.pause_button.setEnabled(has_store)
+        self.retry_button.setVisible(has_store and bool(self.service.crashed))
 
 
 def create(context: AppContext) -> ProjectionsPanel:
