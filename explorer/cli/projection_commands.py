@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import apsw
+
 from explorer.cli.common import (
     EXIT_CHECK_FAILED,
     CliError,
@@ -161,6 +163,7 @@ def cmd_project(args: argparse.Namespace) -> int:
 PROGRESS_EVERY_S = 0.2  # a panel needs no more; every line costs a status query
 CONTROL_BUSY_TIMEOUT_MS = 60_000  # a background child waits for the app's own writes (snapshots), never fails on them
 EXIT_INTERRUPTED = 130
+BUSY_ATTEMPTS = 20
 
 
 class _Stop(Exception):
@@ -200,6 +203,7 @@ class _Control:
             if command == "cancel":
                 self.cancel.set()
             elif command in ("catch-up", "rebuild"):
+                self.cancel.clear()  # here, not when the run starts: a "cancel" right behind it counts
                 self.requests.put((command, rest.strip()))
         self.end()  # "stop", or end of input: whoever started us is gone
 
@@ -221,7 +225,6 @@ def _emit(value: dict[str, Any]) -> None:
 
 def _run_for_a_program(runner: ProjectionRunner, action: str, names: list[str] | None, control: _Control) -> int:
     """One catch-up or rebuild, reported as JSON lines; the exit code it means."""
-    control.cancel.clear()
     last = [0.0]
 
     def statuses() -> list[dict[str, Any]]:
@@ -241,17 +244,27 @@ def _run_for_a_program(runner: ProjectionRunner, action: str, names: list[str] |
            "read_models": statuses()})
     end, read = "done", None
     runner.rates.clear()
-    try:
-        if action == "rebuild":
-            runner.rebuild(names, cancelled=control.cancel.is_set, progress=progress)
-        else:
-            read = runner.catch_up(cancelled=control.stop.is_set, progress=progress)
-            if control.stop.is_set():
-                end = "stopped"
-    except RebuildCancelled:
-        end = "cancelled"
-    except _Stop:
-        end = "stopped"
+    for attempt in range(BUSY_ATTEMPTS):
+        try:
+            if action == "rebuild":
+                runner.rebuild(names, cancelled=control.cancel.is_set, progress=progress)
+            else:
+                read = runner.catch_up(cancelled=control.stop.is_set, progress=progress)
+                if control.stop.is_set():
+                    end = "stopped"
+        except RebuildCancelled:
+            end = "cancelled"
+        except _Stop:
+            end = "stopped"
+        except apsw.BusyError:
+            # SQLite answers BUSY at once, without waiting, when a read transaction must become a
+            # write while another connection (the app's snapshot writes) holds the lock. The batch
+            # rolled back; the run resumes from the checkpoints.
+            if attempt == BUSY_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+            continue
+        break
     final = statuses()
     _emit({"event": end, "action": action, "names": names, "read": read, "read_models": final,
            "checkpoints": runner.checkpoints(), "peak_rss_mb": _peak_rss_mb()})
