@@ -260,3 +260,9 @@ def main(argv: list[str]) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+if __name__ == "__main__":  # `python -m benchmarks.bench_projections [PART...]` runs this module alone
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -28,12 +28,12 @@ from typing import Any
 import apsw
 
 from explorer.domain.iot import device as dev
-from explorer.projections.runner import Projection, live_prefix
+from explorer.projections.runner import Fact, Projection, live_prefix
 from explorer.store.readdb import ReadDatabase
-from explorer.store.records import RecordedEvent
 from explorer.store.sqlite import to_us
 
 NIGHT_HOURS = range(0, 6)
+NIGHT_END = NIGHT_HOURS.stop
 MIN_CALLS = 5
 BURST_FREE = 3
 BURST_FULL = 8
@@ -129,38 +129,52 @@ class CallAnalytics(Projection):
         self._devices[stream_id] = totals
         return totals
 
-    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+    def apply(self, batch: Sequence[Fact], tx: apsw.Connection) -> None:
         p = self.prefix
         rows: list[tuple[Any, ...]] = []
         new_numbers: list[tuple[int, str]] = []
-        for event in batch:
-            totals = self._devices.get(event.stream_id) or self._load(tx, event.stream_id)
+        devices, load, hours, call = self._devices, self._load, _HOURS, dev.CALL_REPORTED
+        for position, sid, etype, recorded_us, data in batch:
+            totals = devices.get(sid) or load(tx, sid)
             cum = totals.cum
-            if event.type == dev.CALL_REPORTED:
-                data = event.data
-                hour = _hour_of(data.get("occurred_at"), to_us(event.recorded_at))
-                direction = "in" if data.get("direction") == "in" else "out"
-                number = str(data.get("number", ""))
-                unknown = number not in totals.numbers
-                if unknown:
-                    totals.numbers.add(number)
+            if etype == call:
+                occurred = data.get("occurred_at")
+                # The decider's form (2026-10-01T01:23:45Z) is the hot path: one dict lookup.
+                hour = (hours.get(occurred[:13]) if occurred.__class__ is str and len(occurred) == 20
+                        and occurred[19] == "Z" else None)
+                if hour is None:
+                    hour = _hour_of(occurred, recorded_us)
+                number = data.get("number", "")
+                if number.__class__ is not str:
+                    number = str(number)
+                numbers = totals.numbers
+                if number in numbers:
+                    unknown = 0
+                else:
+                    unknown = 1
+                    numbers.add(number)
                     new_numbers.append((totals.key, number))
-                night = hour % 24 in NIGHT_HOURS
+                night = 1 if hour % 24 < NIGHT_END else 0
                 cum[0] += 1
-                cum[1 if direction == "in" else 2] += 1
+                if data.get("direction") == "in":
+                    direction = "in"
+                    cum[1] += 1
+                else:
+                    direction = "out"
+                    cum[2] += 1
                 cum[3] += unknown
                 cum[4] += night
-                rows.append((event.position, totals.key, hour, CALL, direction, int(unknown), int(night), 0, 0, *cum))
+                rows.append((position, totals.key, hour, CALL, direction, unknown, night, 0, 0, *cum))
             else:
-                at_us = to_us(event.recorded_at)
                 recent = totals.recent
-                recent.append(at_us)
-                while recent[0] <= at_us - HOUR_US:
+                recent.append(recorded_us)
+                while recent[0] <= recorded_us - HOUR_US:
                     recent.popleft()
                 cum[5] += 1
-                cum[6] = max(cum[6], len(recent))
-                rows.append((event.position, totals.key, at_us // HOUR_US, CONNECT, None, 0, 0, len(recent), at_us,
-                             *cum))
+                if len(recent) > cum[6]:
+                    cum[6] = len(recent)
+                rows.append((position, totals.key, recorded_us // HOUR_US, CONNECT, None, 0, 0, len(recent),
+                             recorded_us, *cum))
         if rows:
             tx.executemany(f"INSERT INTO {p}activity VALUES ({', '.join('?' * (9 + len(_CUM)))})", rows)
         if new_numbers:

@@ -19,9 +19,8 @@ import apsw
 import numpy as np
 
 from explorer.domain.iot import device as dev
-from explorer.projections.runner import Projection, live_prefix
+from explorer.projections.runner import Fact, Projection, live_prefix
 from explorer.store.readdb import ReadDatabase
-from explorer.store.records import RecordedEvent
 
 OPEN = 2**31 - 1  # the "still there" end of an interval (rtree_i32 holds 32-bit integers)
 
@@ -79,7 +78,7 @@ class DeviceGraph(Projection):
             self._keys[stream_id] = key
         return key
 
-    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+    def apply(self, batch: Sequence[Fact], tx: apsw.Connection) -> None:
         p = self.prefix
         open_edges = self._open if self._open is not None else self._load(tx)
         new_nodes: list[tuple[int, str]] = []
@@ -87,18 +86,17 @@ class DeviceGraph(Projection):
         removed: list[tuple[int, int]] = []
         new_edges: list[tuple[int, int, int, int]] = []
         closed: list[tuple[int, int]] = []
-        for event in batch:
-            etype, position = event.type, event.position
-            src = self._key(tx, event.stream_id, new_nodes)
+        for position, sid, etype, _recorded_us, data in batch:
+            src = self._key(tx, sid, new_nodes)
             if etype == dev.DEVICE_CONNECTED:
-                dst = self._key(tx, dev.device_stream(str(event.data["peer_id"])), new_nodes)
+                dst = self._key(tx, dev.device_stream(str(data["peer_id"])), new_nodes)
                 if (src, dst) not in open_edges:
                     edge = self._next_edge
                     self._next_edge += 1
                     open_edges[(src, dst)] = edge
                     new_edges.append((edge, src, dst, position))
             elif etype == dev.DEVICE_DISCONNECTED:
-                dst = self._key(tx, dev.device_stream(str(event.data["peer_id"])), new_nodes)
+                dst = self._key(tx, dev.device_stream(str(data["peer_id"])), new_nodes)
                 edge = open_edges.pop((src, dst), None)
                 if edge is not None:
                     closed.append((position, edge))

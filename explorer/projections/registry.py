@@ -1,31 +1,30 @@
 """The device registry read model: every device's attributes, valid over position intervals.
 
-Each event of a device closes the device's current row (`valid_to` = the event's position) and
-opens a new one (`valid_from` = that position), so "the registry as of P" is one indexed query:
-for each device, the row with the greatest `valid_from <= P`.
+Two append-only tables, both keyed by position, hold a device's history:
+- `registry`: one row per event other than a call (registration, rename, connection,
+  disconnection, decommission) with the attributes after it (name, kind, owner, status,
+  connection count);
+- `calls`: one narrow row per call with the device's running call counts and that call's details.
+Calls are most events (86% of the demo store), so they do not repeat the attributes, and nothing
+is ever updated: a row holds from its position until the device's next row in either table.
+"The registry as of P" is one indexed query: per device, the newest row of each table at or
+before P (and, for `valid_to`, the oldest after P).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import apsw
 
 from explorer.domain.iot import device as dev
-from explorer.projections.runner import Projection, live_prefix
+from explorer.projections.runner import Fact, Projection, live_prefix
 from explorer.store.readdb import ReadDatabase
-from explorer.store.records import RecordedEvent
-from explorer.store.sqlite import EPOCH, from_us
 
-ONE_US = timedelta(microseconds=1)
-
-# name, kind, owner, status, connections, calls_in, calls_out, last_call_at, last_call_number,
-# last_call_direction, last_seen_us
-_FIELDS = ("name", "kind", "owner", "status", "connections", "calls_in", "calls_out", "last_call_at",
-           "last_call_number", "last_call_direction", "last_seen_us")
+FAR = 1 << 62  # "no position": later than any
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +38,8 @@ class RegistryRow:
         calls_in / calls_out: calls reported so far.
         last_call_at: occurred_at of the last call ("" when none); last_call_number likewise.
         last_seen: recorded_at (ISO, UTC) of its last event.
-        valid_from / valid_to: the positions between which this row holds (valid_to None: still).
+        valid_from / valid_to: the positions between which this row holds: the device's last event
+            at or before the as-of position, and its next event (None: none yet).
     """
 
     stream_id: str
@@ -62,32 +62,41 @@ class RegistryRow:
         return {f: getattr(self, f) for f in self.__slots__}  # type: ignore[attr-defined]
 
 
+# A device's running state in the build: [key, name, kind, owner, status, peers, calls_in, calls_out]
+KEY, NAME, KIND, OWNER, STATUS, PEERS, CALLS_IN, CALLS_OUT = range(8)
+
+
 class DeviceRegistry(Projection):
     """The device registry with validity intervals."""
 
     name = "registry"
     title = "Device registry"
-    version = 3
+    version = 4
     event_types = dev.EVENT_TYPES
-    tables = ("devices", "registry", "peers", "names")
+    tables = ("devices", "registry", "calls", "peers", "names")
 
     def __init__(self, *, prefix: str) -> None:
         super().__init__(prefix=prefix)
-        self._cache: dict[str, tuple[list[Any], set[str]]] = {}  # stream id -> newest row, peers
+        self._cache: dict[str, list[Any]] = {}  # stream id -> running state (see KEY ... CALLS_OUT)
 
     def setup(self, tx: apsw.Connection) -> None:
         p = self.prefix
+        # The position is each history table's rowid: rows arrive in position order, so inserts
+        # append to the table's last page; only the small (device_key, position) indexes take
+        # random inserts.
         tx.execute(f"""
             CREATE TABLE IF NOT EXISTS {p}devices (
                 device_key INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE, device_id TEXT NOT NULL);
-            -- valid_from is the rowid: rows arrive in position order, so inserts append to the
-            -- table's last page; only the small (device_key, valid_from) index takes random inserts.
             CREATE TABLE IF NOT EXISTS {p}registry (
-                device_key INTEGER NOT NULL, valid_from INTEGER PRIMARY KEY, valid_to INTEGER,
-                name TEXT, kind TEXT, owner TEXT, status TEXT, connections INTEGER, calls_in INTEGER,
-                calls_out INTEGER, last_call_at TEXT, last_call_number TEXT, last_call_direction TEXT,
-                last_seen_us INTEGER);
+                valid_from INTEGER PRIMARY KEY, device_key INTEGER NOT NULL,
+                name TEXT, kind TEXT, owner TEXT, status TEXT, connections INTEGER NOT NULL,
+                seen_us INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS {p}registry_device ON {p}registry (device_key, valid_from);
+            CREATE TABLE IF NOT EXISTS {p}calls (
+                position INTEGER PRIMARY KEY, device_key INTEGER NOT NULL,
+                calls_in INTEGER NOT NULL, calls_out INTEGER NOT NULL,
+                occurred_at TEXT, number TEXT, direction TEXT, seen_us INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS {p}calls_device ON {p}calls (device_key, position);
             CREATE TABLE IF NOT EXISTS {p}peers (
                 device_key INTEGER NOT NULL, peer_id TEXT NOT NULL, PRIMARY KEY (device_key, peer_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS {p}names (
@@ -98,81 +107,71 @@ class DeviceRegistry(Projection):
     def discard_caches(self) -> None:
         self._cache.clear()
 
-    def _load(self, tx: apsw.Connection, stream_id: str, device_id: str) -> tuple[list[Any], set[str]]:
-        """The device's newest row ([key, valid_from, valid_to, *fields]) and peers, from the tables."""
+    def _load(self, tx: apsw.Connection, stream_id: str) -> list[Any]:
+        """A device's running state, from the tables (a new device gets its key)."""
         p = self.prefix
         row = tx.execute(f"SELECT device_key FROM {p}devices WHERE stream_id = ?", (stream_id,)).fetchone()
         if row is None:
-            tx.execute(f"INSERT INTO {p}devices (stream_id, device_id) VALUES (?, ?)", (stream_id, device_id))
-            entry: tuple[list[Any], set[str]] = ([tx.last_insert_rowid(), 0, None, *([None] * len(_FIELDS))], set())
+            tx.execute(f"INSERT INTO {p}devices (stream_id, device_id) VALUES (?, ?)",
+                       (stream_id, dev.device_id_of(stream_id)))
+            state: list[Any] = [tx.last_insert_rowid(), None, None, None, None, set(), 0, 0]
         else:
             key = row[0]
-            last = tx.execute(
-                f"SELECT device_key, valid_from, valid_to, {', '.join(_FIELDS)} FROM {p}registry"
-                " WHERE device_key = ? ORDER BY valid_from DESC LIMIT 1", (key,)).fetchone()
+            attrs = tx.execute(f"SELECT name, kind, owner, status FROM {p}registry WHERE device_key = ?"
+                               " ORDER BY valid_from DESC LIMIT 1", (key,)).fetchone() or (None,) * 4
+            calls = tx.execute(f"SELECT calls_in, calls_out FROM {p}calls WHERE device_key = ?"
+                               " ORDER BY position DESC LIMIT 1", (key,)).fetchone() or (0, 0)
             peers = {r[0] for r in tx.execute(f"SELECT peer_id FROM {p}peers WHERE device_key = ?", (key,))}
-            entry = (list(last) if last else [key, 0, None, *([None] * len(_FIELDS))], peers)
-        self._cache[stream_id] = entry
-        return entry
+            state = [key, *attrs, peers, *calls]
+        self._cache[stream_id] = state
+        return state
 
-    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+    def apply(self, batch: Sequence[Fact], tx: apsw.Connection) -> None:
         p = self.prefix
-        closes: list[tuple[int, int]] = []  # (valid_to, valid_from) of rows open before the batch
-        inserts: list[list[Any]] = []
-        fresh: set[int] = set()  # devices whose newest row is one of `inserts`
+        rows: list[tuple[Any, ...]] = []  # registry rows
+        calls: list[tuple[Any, ...]] = []
         peer_changes: dict[tuple[int, str], bool] = {}  # net effect of the batch: connected or not
         names: list[tuple[str, int]] = []
         cache, load = self._cache, self._load
         call = dev.CALL_REPORTED
-        for event in batch:
-            sid = event.stream_id
-            old, peers = cache.get(sid) or load(tx, sid, dev.device_id_of(sid))
-            key = old[0]
-            data, etype = event.data, event.type
-            row = old.copy()  # [key, valid_from, valid_to, name, kind, owner, status, connections,
-            #                    calls_in, calls_out, last_call_at, last_call_number, last_call_direction, seen]
+        for position, sid, etype, recorded_us, data in batch:
+            state = cache.get(sid) or load(tx, sid)
             if etype == call:  # most events: the short path first
                 direction = data.get("direction")
                 if direction == "in":
-                    row[8] = (row[8] or 0) + 1
+                    state[CALLS_IN] += 1
                 else:
-                    row[9] = (row[9] or 0) + 1
-                row[10], row[11], row[12] = data.get("occurred_at"), data.get("number"), direction
-            elif etype == dev.DEVICE_REGISTERED:
-                row[3], row[4], row[5], row[6] = data.get("name", ""), data.get("kind", ""), data.get("owner", ""), "active"
-                row[7], row[8], row[9] = row[7] or 0, row[8] or 0, row[9] or 0
-                names.append((row[3], key))
+                    state[CALLS_OUT] += 1
+                calls.append((position, state[KEY], state[CALLS_IN], state[CALLS_OUT], data.get("occurred_at"),
+                              data.get("number"), direction, recorded_us))
+                continue
+            if etype == dev.DEVICE_REGISTERED:
+                state[NAME], state[KIND], state[OWNER] = data.get("name", ""), data.get("kind", ""), data.get("owner", "")
+                state[STATUS] = "active"
+                names.append((state[NAME], state[KEY]))
             elif etype == dev.DEVICE_RENAMED:
-                row[3] = data.get("name", "")
-                names.append((row[3], key))
+                state[NAME] = data.get("name", "")
+                names.append((state[NAME], state[KEY]))
             elif etype == dev.DEVICE_CONNECTED:
                 peer = data["peer_id"]
-                if peer not in peers:
-                    peers = peers | {peer}
-                    peer_changes[(key, peer)] = True
+                if peer not in state[PEERS]:
+                    state[PEERS].add(peer)
+                    peer_changes[(state[KEY], peer)] = True
             elif etype == dev.DEVICE_DISCONNECTED:
                 peer = data["peer_id"]
-                if peer in peers:
-                    peers = peers - {peer}
-                    peer_changes[(key, peer)] = False
+                if peer in state[PEERS]:
+                    state[PEERS].discard(peer)
+                    peer_changes[(state[KEY], peer)] = False
             elif etype == dev.DEVICE_DECOMMISSIONED:
-                row[6] = "decommissioned"
+                state[STATUS] = "decommissioned"
             else:
                 continue
-            position = event.position
-            row[1], row[2], row[7], row[13] = position, None, len(peers), (event.recorded_at - EPOCH) // ONE_US
-            if key in fresh:
-                old[2] = position  # still in `inserts`: close it there
-            elif old[1]:
-                closes.append((position, old[1]))
-            fresh.add(key)
-            inserts.append(row)
-            cache[sid] = (row, peers)
-        if closes:
-            tx.executemany(f"UPDATE {p}registry SET valid_to = ? WHERE valid_from = ?", closes)
-        if inserts:
-            tx.executemany(f"INSERT INTO {p}registry (device_key, valid_from, valid_to, {', '.join(_FIELDS)})"
-                           f" VALUES ({', '.join('?' * (3 + len(_FIELDS)))})", inserts)
+            rows.append((position, state[KEY], state[NAME], state[KIND], state[OWNER], state[STATUS],
+                         len(state[PEERS]), recorded_us))
+        if rows:
+            tx.executemany(f"INSERT INTO {p}registry VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if calls:
+            tx.executemany(f"INSERT INTO {p}calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)", calls)
         if peer_changes:
             tx.executemany(f"INSERT OR IGNORE INTO {p}peers VALUES (?, ?)", [k for k, on in peer_changes.items() if on])
             tx.executemany(f"DELETE FROM {p}peers WHERE device_key = ? AND peer_id = ?",
@@ -181,15 +180,40 @@ class DeviceRegistry(Projection):
             tx.executemany(f"INSERT OR IGNORE INTO {p}names VALUES (?, ?)", names)
 
 
-_SELECT = ("d.stream_id, d.device_id, r.name, r.kind, r.owner, r.status, r.connections, r.calls_in, r.calls_out,"
-           " r.last_call_at, r.last_call_number, r.last_call_direction, r.last_seen_us, r.valid_from, r.valid_to")
+def _select(p: str, where: str) -> str:
+    """Each device's newest registry row and newest call row at or before :at, and its next event
+    after :at (valid_to), for the devices `where` picks."""
+    return (
+        "SELECT d.stream_id, d.device_id, r.name, r.kind, r.owner, r.status, r.connections,"
+        " c.calls_in, c.calls_out, c.occurred_at, c.number, c.direction,"
+        " CASE WHEN c.position > r.valid_from THEN c.seen_us ELSE r.seen_us END,"
+        " max(r.valid_from, coalesce(c.position, 0)),"
+        f" min(coalesce((SELECT min(valid_from) FROM {p}registry x WHERE x.device_key = d.device_key"
+        f"  AND x.valid_from > :at), {FAR}),"
+        f"  coalesce((SELECT min(position) FROM {p}calls y WHERE y.device_key = d.device_key"
+        f"  AND y.position > :at), {FAR}))"
+        f" FROM {p}devices d"
+        f" JOIN {p}registry r ON r.valid_from = (SELECT max(valid_from) FROM {p}registry x"
+        "  WHERE x.device_key = d.device_key AND x.valid_from <= :at)"
+        f" LEFT JOIN {p}calls c ON c.position = (SELECT max(position) FROM {p}calls y"
+        "  WHERE y.device_key = d.device_key AND y.position <= :at)"
+        f" WHERE r.status IS NOT NULL AND {where}"
+    )
+
+
+def _time_text(us: int) -> str:
+    """ISO text (UTC, microseconds, "Z") of microseconds since the epoch; twice as fast as
+    from_us(us).strftime(...), which counts when a registry of thousands is read per cursor move."""
+    seconds, micro = divmod(us, 1_000_000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{micro:06d}Z"
 
 
 def _row(values: tuple[Any, ...]) -> RegistryRow:
     (sid, did, name, kind, owner, status, conns, cin, cout, lca, lcn, lcd, seen, vf, vt) = values
-    seen_text = from_us(seen).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if seen is not None else ""
+    seen_text = _time_text(seen) if seen is not None else ""
     return RegistryRow(sid, did, name or "", kind or "", owner or "", status or "unregistered", conns or 0,
-                       cin or 0, cout or 0, lca or "", lcn or "", lcd or "", seen_text, vf, vt)
+                       cin or 0, cout or 0, lca or "", lcn or "", lcd or "", seen_text, vf,
+                       None if vt >= FAR else vt)
 
 
 def registry_at(readdb: ReadDatabase, position: int | None = None) -> list[RegistryRow]:
@@ -197,13 +221,9 @@ def registry_at(readdb: ReadDatabase, position: int | None = None) -> list[Regis
     p = live_prefix(readdb, DeviceRegistry.name)
     if p is None:
         return []
-    at = position if position is not None else 1 << 62
-    sql = (
-        f"SELECT {_SELECT} FROM {p}devices d JOIN {p}registry r ON r.device_key = d.device_key"
-        f" AND r.valid_from = (SELECT max(valid_from) FROM {p}registry x WHERE x.device_key = d.device_key"
-        " AND x.valid_from <= ?) WHERE r.status IS NOT NULL ORDER BY r.name COLLATE NOCASE, d.stream_id"
-    )
-    return [_row(v) for v in readdb.db.execute(sql, (at,))]
+    at = position if position is not None else FAR - 1
+    sql = _select(p, "1") + " ORDER BY r.name COLLATE NOCASE, d.stream_id"
+    return [_row(v) for v in readdb.db.execute(sql, {"at": at})]
 
 
 def device_at(readdb: ReadDatabase, stream_id: str, position: int | None = None) -> RegistryRow | None:
@@ -211,12 +231,9 @@ def device_at(readdb: ReadDatabase, stream_id: str, position: int | None = None)
     p = live_prefix(readdb, DeviceRegistry.name)
     if p is None:
         return None
-    at = position if position is not None else 1 << 62
-    values = readdb.db.execute(
-        f"SELECT {_SELECT} FROM {p}devices d JOIN {p}registry r ON r.device_key = d.device_key"
-        " WHERE d.stream_id = ? AND r.valid_from <= ? ORDER BY r.valid_from DESC LIMIT 1",
-        (stream_id, at)).fetchone()
-    return None if values is None or values[5] is None else _row(values)
+    at = position if position is not None else FAR - 1
+    values = readdb.db.execute(_select(p, "d.stream_id = :sid"), {"at": at, "sid": stream_id}).fetchone()
+    return None if values is None else _row(values)
 
 
 def names_at(readdb: ReadDatabase, position: int | None = None) -> dict[str, str]:

@@ -16,9 +16,8 @@ from typing import Any
 import apsw
 
 from explorer.domain.iot import device as dev
-from explorer.projections.runner import Projection, live_prefix
+from explorer.projections.runner import Fact, Projection, live_prefix
 from explorer.store.readdb import ReadDatabase
-from explorer.store.records import RecordedEvent
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 EVENT_MIN_CHARS = 3
@@ -49,7 +48,7 @@ class SearchIndex(Projection):
 
     name = "search"
     title = "Full-text search"
-    version = 3
+    version = 4
     event_types = dev.EVENT_TYPES
     tables = ("devices", "device_text", "event_text")
 
@@ -65,9 +64,10 @@ class SearchIndex(Projection):
                 device_key INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '');
             CREATE VIRTUAL TABLE IF NOT EXISTS {p}device_text USING fts5(
                 name, owner, kind, stream_id UNINDEXED, position UNINDEXED, prefix='1 2 3');
+            -- Hits come in position order (never ranked), so no column sizes are kept (columnsize=0).
             CREATE VIRTUAL TABLE IF NOT EXISTS {p}event_text USING fts5(
                 summary, stream_id UNINDEXED, shown UNINDEXED,
-                content='', contentless_unindexed=1, detail=none);
+                content='', contentless_unindexed=1, detail=none, columnsize=0);
         """)
         # Fewer, larger merges while bulk-loading (the default merges after every 4 segments).
         tx.execute(f"INSERT INTO {p}event_text ({p}event_text, rank) VALUES ('automerge', 8)")
@@ -99,43 +99,52 @@ class SearchIndex(Projection):
                 found = self._names[stream_id] = (row[0], row[1])
         return found[1] if found else ""
 
-    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+    def apply(self, batch: Sequence[Fact], tx: apsw.Connection) -> None:
         p = self.prefix
         rows: list[tuple[int, str, str, str]] = []
-        describe, name_of = dev.describe, self._name_of
+        # Device text changes, applied once per device after the loop: key -> the newest values.
+        registered: dict[int, list[Any]] = {}  # registrations: [key, name, owner, kind, stream id, position]
+        renamed: dict[int, tuple[str, int, int]] = {}  # renames of devices not registered in this batch
+        named: dict[int, str] = {}  # key -> stream id of every device whose name changed
+        describe, name_of, device, names = dev.describe, self._name_of, self._device, self._names
+        call, registration, rename = dev.CALL_REPORTED, dev.DEVICE_REGISTERED, dev.DEVICE_RENAMED
         self._tx = tx
-        for event in batch:
-            sid, etype, data = event.stream_id, event.type, event.data
-            key, _old = self._device(tx, sid)
-            if etype == dev.DEVICE_REGISTERED or etype == dev.DEVICE_RENAMED:
-                name = str(data.get("name", ""))
-                self._names[sid] = (key, name)
-                tx.execute(f"UPDATE {p}devices SET name = ? WHERE device_key = ?", (name, key))
-                if etype == dev.DEVICE_REGISTERED:
-                    tx.execute(f"INSERT OR REPLACE INTO {p}device_text (rowid, name, owner, kind, stream_id, position)"
-                               " VALUES (?, ?, ?, ?, ?, ?)",
-                               (key, name, str(data.get("owner", "")), str(data.get("kind", "")), sid, event.position))
-                else:
-                    tx.execute(f"UPDATE {p}device_text SET name = ?, position = ? WHERE rowid = ?",
-                               (name, event.position, key))
-            if etype == dev.CALL_REPORTED:
+        for position, sid, etype, _recorded_us, data in batch:
+            key, name = names.get(sid) or device(tx, sid)
+            if etype == call:
                 # Calls are most events: index only what tells them apart (direction word and
                 # number); the device's name is found by its device hit, the sentence is kept to show.
-                shown = _summary(etype, data, sid, name_of)
-                words = f"{'incoming' if data.get('direction') == 'in' else 'outgoing'} call {data.get('number', '')}"
-            else:
-                shown = words = describe(etype, data, sid, name_of)
-            rows.append((event.position, words, sid, shown))
+                number, seconds = data.get("number", "?"), data.get("duration_s", "?")
+                me = name or dev.device_id_of(sid)[:8]
+                if data.get("direction") == "in":
+                    rows.append((position, f"incoming call {data.get('number', '')}", sid,
+                                 f"Incoming call from {number} on {me}, {seconds} s"))
+                else:
+                    rows.append((position, f"outgoing call {data.get('number', '')}", sid,
+                                 f"Outgoing call to {number} on {me}, {seconds} s"))
+                continue
+            if etype == registration or etype == rename:
+                name = str(data.get("name", ""))
+                names[sid] = (key, name)
+                named[key] = sid
+                if etype == registration:
+                    registered[key] = [key, name, str(data.get("owner", "")), str(data.get("kind", "")), sid, position]
+                elif key in registered:
+                    registered[key][1], registered[key][5] = name, position
+                else:
+                    renamed[key] = (name, position, key)
+            text = describe(etype, data, sid, name_of)
+            rows.append((position, text, sid, text))
+        if renamed:  # before the registrations: a registration later in the batch replaces the row
+            tx.executemany(f"UPDATE {p}device_text SET name = ?, position = ? WHERE rowid = ?", renamed.values())
+        if registered:
+            tx.executemany(f"INSERT OR REPLACE INTO {p}device_text (rowid, name, owner, kind, stream_id, position)"
+                           " VALUES (?, ?, ?, ?, ?, ?)", registered.values())
+        if named:
+            tx.executemany(f"UPDATE {p}devices SET name = ? WHERE device_key = ?",
+                           [(names[sid][1], key) for key, sid in named.items()])
         if rows:
             tx.executemany(f"INSERT INTO {p}event_text (rowid, summary, stream_id, shown) VALUES (?, ?, ?, ?)", rows)
-
-
-def _summary(etype: str, data: dict[str, Any], stream_id: str, name_of: Any) -> str:
-    """describe() of a call, without its generality: calls are most events, so this is the hot path."""
-    me = name_of(stream_id) or dev.device_id_of(stream_id)[:8]
-    if data.get("direction") == "in":
-        return f"Incoming call from {data.get('number', '?')} on {me}, {data.get('duration_s', '?')} s"
-    return f"Outgoing call to {data.get('number', '?')} on {me}, {data.get('duration_s', '?')} s"
 
 
 def fts_query(text: str) -> str:

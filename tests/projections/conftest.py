@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 
 from explorer.demo import DemoSummary
+from explorer.domain.iot import device as dev
 from explorer.projections import runner_for
 from explorer.projections.runner import ProjectionRunner
+from explorer.store.base_types import ANY
 from explorer.store.readdb import ReadDatabase
+from explorer.store.records import NewEvent
 from explorer.store.sqlite import SQLiteEventStore
 from tests.helpers.stores import make_demo
 
@@ -28,3 +31,54 @@ def built(demo: tuple[Path, DemoSummary], tmp_path_factory: pytest.TempPathFacto
     runner = runner_for(store, ReadDatabase(tmp_path_factory.mktemp("proj-read") / "read.sqlite"))
     runner.catch_up()
     return runner
+
+
+ODD = [dev.device_stream(f"00000000-0000-4000-8000-00000000000{i}") for i in range(4)]
+
+
+def _call(direction: str, number: object, hour: int) -> tuple[str, dict[str, object]]:
+    return dev.CALL_REPORTED, {"direction": direction, "number": number, "duration_s": 7,
+                               "occurred_at": f"2026-10-01T{hour:02d}:15:00Z"}
+
+
+@pytest.fixture(scope="session")
+def odd_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with histories the decider would refuse: calls, connections and a rename before a
+    registration, a second registration, events after a decommission, a device with calls only,
+    a registration without a name, an empty number and one that is not a string. One event per append, streams
+    interleaved, so every batch size cuts them differently."""
+    # (Not here: a decommission before a registration. The graph keeps one interval per node, so a
+    # device registered after its decommission would not come back as the fold says.)
+    a, b, c, d = ODD
+    bid = dev.device_id_of(b)
+    script: list[tuple[str, tuple[str, dict[str, object]]]] = [
+        (a, _call("in", "", 2)),
+        (a, (dev.DEVICE_CONNECTED, {"peer_id": bid})),
+        (a, (dev.DEVICE_RENAMED, {"name": "pre-name"})),
+        (c, _call("out", 5551234, 3)),
+        (a, (dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(a), "name": "alpha", "kind": "sensor",
+                                     "owner": "ops"})),
+        (b, (dev.DEVICE_REGISTERED, {"device_id": bid, "name": "bravo", "kind": "camera", "owner": "sec"})),
+        (a, _call("in", "+1 555 0101", 12)),
+        (a, (dev.DEVICE_RENAMED, {"name": "alpha-2"})),
+        (c, _call("in", "+1 555 0100", 23)),
+        (a, _call("out", "+1 555 0101", 1)),
+        (d, (dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(d), "kind": "gateway"})),
+        (a, (dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(a), "name": "alpha-3", "kind": "router",
+                                     "owner": "ops-2"})),
+        (a, (dev.DEVICE_CONNECTED, {"peer_id": bid})),
+        (b, (dev.DEVICE_CONNECTED, {"peer_id": dev.device_id_of(a)})),
+        (a, _call("out", "+1 555 0102", 4)),
+        (a, (dev.DEVICE_DISCONNECTED, {"peer_id": bid})),
+        (b, (dev.DEVICE_RENAMED, {"name": "bravo-2"})),
+        (a, (dev.DEVICE_DECOMMISSIONED, {"reason": "gone"})),
+        (a, (dev.DEVICE_RENAMED, {"name": "ghost"})),
+        (a, _call("in", "+1 555 0103", 5)),
+        (d, (dev.DEVICE_CONNECTED, {"peer_id": bid})),
+        (b, _call("out", "+1 555 0104", 0)),
+    ]
+    path = tmp_path_factory.mktemp("proj-odd") / "odd.evstore"
+    with SQLiteEventStore.create(path) as store:
+        for stream_id, (etype, data) in script:
+            store.append(stream_id, dev.STREAM_TYPE, [NewEvent(etype, data)], ANY)
+    return path

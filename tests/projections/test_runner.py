@@ -28,12 +28,14 @@ from explorer.projections.runner import (
     REBUILDING,
     Projection,
     ProjectionRunner,
+    Fact,
     RebuildCancelled,
+    facts_of,
     live_prefix,
 )
 from explorer.store.base_types import NO_STREAM
 from explorer.store.readdb import ReadDatabase
-from explorer.store.records import NewEvent, RecordedEvent
+from explorer.store.records import NewEvent
 from explorer.store.sqlite import SQLiteEventStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,6 +111,38 @@ def test_catching_up_with_new_events_equals_a_fresh_build(demo: tuple[Path, Demo
             dev.device_stream("00000000-0000-4000-8000-000000000005")) in after.edges
 
 
+@pytest.mark.parametrize(("source", "batch_size"), [("demo", 97), ("odd", 1), ("odd", 3)])
+def test_a_run_split_anywhere_with_restarts_gives_the_same_tables(
+        demo: tuple[Path, DemoSummary], odd_store: Path, tmp_path: Path, source: str, batch_size: int) -> None:
+    """One batch per runner (a new process each time: every in-memory cache reloaded from the
+    tables) leaves the same rows as one run in one batch."""
+    store = SQLiteEventStore.open(demo[0] if source == "demo" else odd_store, read_only=True)
+    whole = runner_for(store, ReadDatabase(tmp_path / "whole.sqlite"))
+    whole.batch_size = 100_000
+    whole.catch_up()
+    path = tmp_path / "split.sqlite"
+    runs = 0
+    while True:
+        runner = runner_for(store, ReadDatabase(path))
+        runner.batch_size = batch_size
+        runner.catch_up(cancelled=iter([False, True]).__next__)  # one batch, then stop
+        runs += 1
+        if all(s.state == LIVE for s in runner.status()):
+            break
+    assert runs >= store.head().position // batch_size
+    assert dump(ReadDatabase(path)) == dump(whole.readdb)
+
+
+def test_facts_decode_only_the_data_and_damaged_data_becomes_empty() -> None:
+    raw = [(1, "device-a", "device", 1, "T", 10, "id1", '{"x": 1}', "{broken", "h1"),
+           (2, "device-a", "device", 2, "T", 20, "id2", "not json", "{}", "h2"),
+           (3, "device-b", "device", 1, "U", 30, "id3", "[1, 2]", "{}", "h3")]
+    facts = facts_of(raw)
+    assert facts == [(1, "device-a", "T", 10, {"x": 1}), (2, "device-a", "T", 20, {}), (3, "device-b", "U", 30, {})]
+    assert facts[0].position == 1 and facts[2].type == "U" and facts[1].recorded_at.microsecond == 20
+    assert isinstance(facts[0], Fact)
+
+
 class Fragile(Projection):
     """Fails on the 5th DeviceRenamed event it sees."""
 
@@ -121,7 +155,7 @@ class Fragile(Projection):
     def setup(self, tx: apsw.Connection) -> None:
         tx.execute(f"CREATE TABLE IF NOT EXISTS {self.prefix}seen (position INTEGER PRIMARY KEY)")
 
-    def apply(self, batch: Sequence[RecordedEvent], tx: apsw.Connection) -> None:
+    def apply(self, batch: Sequence[Fact], tx: apsw.Connection) -> None:
         for event in batch:
             tx.execute(f"INSERT INTO {self.prefix}seen VALUES (?)", (event.position,))
             if event.position == Fragile.fail_at:
