@@ -3,15 +3,17 @@ table's header repeated on each page, archival PDF/A-1b (Qt's QPdfWriter).
 
 Drawn with QPainter only (QtGui, never QtWidgets): every string is drawn as plain text, so event
 data cannot become markup. A QGuiApplication (offscreen platform) is made on demand, so the CLI
-renders without a display. The layout runs twice: a measuring pass counts the pages, then the
-drawing pass prints "page i of n". The machine-readable block is a sidecar JSON beside the PDF.
+renders without a display. Two passes: the first lays the tables out (Qt shapes and wraps each
+column's cells in one text layout per 128 rows) and counts the pages, the second draws the lines
+it made, with "page i of n". The machine-readable block is a sidecar JSON beside the PDF.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import string
-from collections.abc import Callable, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +33,8 @@ from PySide6.QtGui import (
     QPaintDevice,
     QPdfWriter,
     QPen,
+    QTextLayout,
+    QTextOption,
 )
 
 from explorer.reports import chart
@@ -42,6 +46,11 @@ MARGIN = 30.0
 HEADER_H, FOOTER_H = 22.0, 20.0
 MAX_PDF_EVENTS = 100_000  # ~3,000 pages; beyond this a CSV or JSON report is the readable record
 MAX_CELL_LINES = 4
+CHUNK_ROWS = 128  # rows of one column laid out as one QTextLayout
+# Rows whose shaped glyphs are kept from the layout to the drawing (~10 KB a row of the event list);
+# rows past this are shaped again when drawn, so a 100,000-event PDF stays within a few hundred MB.
+CACHED_ROWS = 12_000
+REUSED_TEXTS = 2_000  # distinct texts of a column kept for reuse (types, actors)
 DETAILED_STREAMS = 5  # up to this many streams get a start/end table each; more get one row each
 PAD = 2.5
 
@@ -93,10 +102,176 @@ def _font(family: str, size: float, bold: bool = False) -> QFont:
     return font
 
 
-# Letters to "a"/"A", digits to "0": the same width in a fixed-pitch font and the same line-break
-# class, so a text and its shape wrap alike (see _Flow._measure).
-_SHAPE = str.maketrans(string.ascii_lowercase + string.ascii_uppercase + string.digits,
-                       "a" * 26 + "A" * 26 + "0" * 10)
+_SEP = "\u2028"  # QChar::LineSeparator: ends a cell's last line inside a column's layout
+
+
+def _plain(text: str) -> str:
+    """A cell's own line breaks as line separators (QPainter.drawText does the same)."""
+    return text.replace("\r\n", _SEP).replace("\n", _SEP) if "\n" in text else text
+
+# A laid-out cell: its lines (QTextLine), the points to draw them at, and a clip when a word is
+# wider than the cell. A QTextLine does not keep its QTextLayout alive: the chunk holds the layouts.
+_Cell = tuple[list[Any], tuple[QPointF, ...], QRectF | None]
+
+
+class _LaidTable:
+    """A table laid out column by column: CHUNK_ROWS cells of one column share one QTextLayout
+    (joined by line separators), so Qt shapes and wraps them in one call, and the lines it made
+    are drawn as they are (no second shaping, no second wrapping).
+
+    Attributes:
+        count: rows (the header row not included).
+        total_w: the table's width.
+        head_h: the header row's height (0 without a header).
+    """
+
+    def __init__(self, flow: _Flow, columns: Sequence[Column], rows: list[Sequence[str]], *, header: bool,
+                 key_bold: bool) -> None:
+        total_w = sum(c.width for c in columns)
+        scale = flow.width / total_w if total_w > flow.width else 1.0
+        widths = [c.width * scale for c in columns]
+        self.total_w = sum(widths)
+        self.columns = tuple(columns)
+        self.header, self.key_bold = header, key_bold
+        self._device = flow.device
+        lefts, x = [], flow.left
+        for w in widths:
+            lefts.append(x + PAD)
+            x += w
+        self._lefts = lefts
+        self._inner = [w - 2 * PAD for w in widths]
+        self._options = []
+        for c in columns:
+            option = QTextOption(Qt.AlignRight | Qt.AlignTop if c.right else Qt.AlignLeft | Qt.AlignTop)
+            option.setWrapMode(QTextOption.WrapMode.WrapAnywhere if c.wrap_anywhere
+                               else QTextOption.WrapMode.WordWrap)
+            self._options.append(option)
+        self._fonts = [flow.f_small_bold if key_bold and k == 0 else (flow.f_small_mono if c.mono else flow.f_small)
+                       for k, c in enumerate(columns)]
+        self._bold = [flow.f_small_bold] * len(columns)
+        # Qt steps from line to line by the line height rounded up (QTextLine.height()); a cell of
+        # n lines is n - 1 such steps and one font height tall (as QFontMetricsF.boundingRect says).
+        self._steps = {id(f): (math.ceil(flow.fm(f).height()), flow.fm(f).height())
+                       for f in (*self._fonts, flow.f_small_bold)}
+        # Where a cell's k-th line goes, relative to its row's top (rows are drawn translated).
+        self._points = {(k, id(f)): tuple(QPointF(left, PAD + i * self._steps[id(f)][0]) for i in range(MAX_CELL_LINES))
+                        for k, left in enumerate(lefts) for f in {id(f): f for f in (*self._fonts, flow.f_small_bold)}.values()}
+        self._rows = rows
+        self.count = len(rows)
+        self._chunks: dict[int, tuple[list[float], list[list[_Cell]], list[QTextLayout]]] = {}
+        self._seen: dict[tuple[int, int], dict[str, tuple[list[Any], int, bool]]] = {}
+        self._kept: list[QTextLayout] = []  # the layouts of reused texts: as long as the table
+        self._head = self._lay([[c.title for c in columns]], self._bold, cache=True) if header else None
+        self.head_h = self._head[0][0] if self._head is not None else 0.0
+
+    def _lay(self, rows: Sequence[Sequence[str]], fonts: list[QFont], *, cache: bool
+             ) -> tuple[list[float], list[list[_Cell]], list[QTextLayout]]:
+        """Row heights, and per row the lines of each non-empty cell with the points to draw them at
+        (relative to the row's top); the layouts that hold those lines."""
+        heights = [0.0] * len(rows)
+        cells: list[list[_Cell]] = [[] for _ in rows]
+        layouts = []
+        for k, font in enumerate(fonts):
+            texts = [_plain(row[k]) for row in rows]
+            distinct = dict.fromkeys(texts)
+            distinct.pop("", None)
+            # Types and actors repeat from row to row: such a column's texts are laid out once per
+            # table (up to REUSED_TEXTS of them), and drawn again from the same lines.
+            seen = self._seen.setdefault((k, id(font)), {})
+            reuse = len(distinct) * 2 <= len(texts) and len(seen) < REUSED_TEXTS
+            todo = [t for t in distinct if t not in seen]
+            found: dict[str, tuple[list[Any], int, bool]] = {}
+            if todo:
+                layout = QTextLayout(_SEP.join(todo), font, self._device)
+                layout.setTextOption(self._options[k])
+                layout.setCacheEnabled(cache or reuse)  # keep the shaped glyphs for the drawing
+                (self._kept if reuse else layouts).append(layout)
+                inner = self._inner[k]
+                lines, starts, widths = [], [], []
+                layout.beginLayout()
+                while True:
+                    line = layout.createLine()
+                    if not line.isValid():
+                        break
+                    line.setLineWidth(inner)
+                    lines.append(line)
+                    starts.append(line.textStart())
+                    widths.append(line.naturalTextWidth())
+                layout.endLayout()
+                offset = 0
+                for text in todo:
+                    first = bisect_left(starts, offset)
+                    offset += len(text) + 1
+                    count = bisect_left(starts, offset, first) - first
+                    if count > MAX_CELL_LINES:  # a longer cell is cut after its 4th line
+                        count = MAX_CELL_LINES
+                    # A word wider than the cell is cut at the cell's edge, as drawText(rect) did.
+                    clip = max(widths[first:first + count]) > inner + 0.01
+                    found[text] = (lines[first:first + count], count, clip)
+                if reuse:
+                    seen.update(found)
+            step, last = self._steps[id(font)]
+            last -= step
+            points = self._points[k, id(font)]
+            for n, text in enumerate(texts):
+                if text:
+                    cell_lines, count, clip = found.get(text) or seen[text]
+                    cells[n].append((cell_lines, points,
+                                     QRectF(points[0].x(), PAD, self._inner[k], count * step + last) if clip else None))
+                    if count * step + last > heights[n]:
+                        heights[n] = count * step + last
+        return [h + 2 * PAD for h in heights], cells, layouts
+
+    def _chunk(self, c: int) -> tuple[list[float], list[list[_Cell]], list[QTextLayout]]:
+        found = self._chunks.get(c)
+        if found is None:
+            a = c * CHUNK_ROWS
+            found = self._chunks[c] = self._lay(self._rows[a:a + CHUNK_ROWS], self._fonts, cache=a < CACHED_ROWS)
+        return found
+
+    def height(self, n: int) -> float:
+        return self._chunk(n // CHUNK_ROWS)[0][n % CHUNK_ROWS]
+
+    def cells(self, n: int) -> list[_Cell]:
+        """Row n's non-empty cells (-1: the header row): their lines, and where each line goes
+        relative to the row's top."""
+        if n < 0:
+            assert self._head is not None
+            return self._head[1][0]
+        return self._chunk(n // CHUNK_ROWS)[1][n % CHUNK_ROWS]
+
+    def drawn(self, n: int) -> None:
+        """Row n is on the page: a chunk whose last row is drawn lets its layouts go."""
+        if n % CHUNK_ROWS == CHUNK_ROWS - 1:
+            self._chunks.pop(n // CHUNK_ROWS, None)
+
+    def release(self) -> None:
+        self._chunks.clear()
+        self._seen.clear()
+        self._kept.clear()
+
+
+class _Layouts:
+    """The document's tables in order, laid out by the first pass and reused by the next."""
+
+    def __init__(self) -> None:
+        self.tables: list[_LaidTable] = []
+        self._next = 0
+
+    def rewind(self) -> None:
+        self._next = 0
+
+    def table(self, flow: _Flow, columns: Sequence[Column], rows: Any, *, header: bool,
+              key_bold: bool) -> _LaidTable:
+        k = self._next
+        self._next += 1
+        if k < len(self.tables):
+            laid = self.tables[k]
+            if laid.columns == tuple(columns) and laid.header == header and laid.key_bold == key_bold:
+                return laid  # the same table: `rows` (often a generator) is not even read
+        laid = _LaidTable(flow, columns, [list(r) for r in rows], header=header, key_bold=key_bold)
+        self.tables[k:k + 1] = [laid]
+        return laid
 
 
 class _Flow:
@@ -104,7 +279,7 @@ class _Flow:
 
     def __init__(self, device: QPaintDevice, painter: QPainter | None, report: Report, *, total_pages: int,
                  new_page: Callable[[], None], stop_after: int | None = None,
-                 measure_cache: dict[Any, tuple[float, int]] | None = None,
+                 layouts: _Layouts | None = None,
                  row_hook: Callable[[int], None] | None = None) -> None:
         self.device = device
         self.p = painter
@@ -126,15 +301,11 @@ class _Flow:
         self.f_h2 = _font("DejaVu Sans", 11, bold=True)
         self.f_mono = _font("DejaVu Sans Mono", 7.5)
         self._metrics: dict[int, QFontMetricsF] = {}
-        self._flag_cache: dict[Column, int] = {}
-        self._widest_cache: dict[int, float] = {}
-        self._cell_cache: dict[tuple[int, float, int, str], float] = {}
         self._colours: dict[str, QColor] = {}
         self._grid_pen = QPen(QColor("#bbbbbb"), 0.4)
         self._text_pen = QPen(QColor("#000000"))
-        self.measure_cache: dict[Any, tuple[float, int]] = measure_cache if measure_cache is not None else {}
-        mono = self.fm(self.f_small_mono)
-        self._mono_uniform = len({mono.horizontalAdvance(chr(c)) for c in range(32, 127)}) == 1
+        self.layouts = layouts if layouts is not None else _Layouts()
+        self.layouts.rewind()
         self.row_hook: Callable[[int], None] | None = row_hook
         self._decorate()
 
@@ -210,133 +381,54 @@ class _Flow:
 
     def table(self, columns: Sequence[Column], rows: Any, *, header: bool = True, shade: bool = True,
               key_bold: bool = False) -> None:
-        """Rows of cells; the header row is repeated at the top of every page the table spans."""
-        total_w = sum(c.width for c in columns)
-        scale = self.width / total_w if total_w > self.width else 1.0
-        widths = [c.width * scale for c in columns]
-        titles = [c.title for c in columns]
-        flags = [self._flags(c) for c in columns]  # once per table: a Column's hash is not free
-        head_h, head_clip = self._measure(titles, columns, widths, flags, True, False) if header else (0.0, 0)
-        self.ensure(head_h + 14)
+        """Rows of cells; the header row is repeated at the top of every page the table spans.
+
+        The table is laid out once (the k-th table of the document is shared by the counting and
+        the drawing pass), so the counting pass only adds row heights.
+        """
+        laid = self.layouts.table(self, columns, rows, header=header, key_bold=key_bold)
+        self.ensure(laid.head_h + 14)
         if header:
-            self._draw_row(titles, columns, widths, flags, head_h, head_clip, bold=True, fill="#e6e6e6")
+            self._draw_row(laid, -1, laid.head_h, fill="#e6e6e6")
         hook = self.row_hook
-        for n, cells in enumerate(rows):
+        for n in range(laid.count):
             if hook is not None and not n & 63:
                 hook(n)
-            h, clip = self._measure(cells, columns, widths, flags, False, key_bold)
+            h = laid.height(n)
             if self.y + h > self.bottom:
                 self.break_page()
                 if header:
-                    self._draw_row(titles, columns, widths, flags, head_h, head_clip, bold=True, fill="#e6e6e6")
-            fill = "#f5f5f5" if shade and n % 2 else None
-            self._draw_row(cells, columns, widths, flags, h, clip, bold=False, fill=fill, key_bold=key_bold)
+                    self._draw_row(laid, -1, laid.head_h, fill="#e6e6e6")
+            self._draw_row(laid, n, h, fill="#f5f5f5" if shade and n % 2 else None)
+            if self.p is not None:
+                laid.drawn(n)
+        if self.p is not None:
+            laid.release()
 
-    def _cell_font(self, column: Column, bold: bool) -> QFont:
-        if bold:
-            return self.f_small_bold
-        return self.f_small_mono if column.mono else self.f_small
-
-    def _flags(self, column: Column) -> int:
-        flags = self._flag_cache.get(column)
-        if flags is None:
-            wrap = Qt.TextWrapAnywhere if column.wrap_anywhere else Qt.TextWordWrap
-            flags = self._flag_cache[column] = int((Qt.AlignRight if column.right else Qt.AlignLeft)
-                                                   | Qt.AlignTop | wrap)
-        return flags
-
-    def _widest(self, font: QFont) -> float:
-        """The widest printable ASCII glyph: len(text) times it bounds an ASCII text's width."""
-        key = id(font)
-        found = self._widest_cache.get(key)
-        if found is None:
-            fm = self.fm(font)
-            found = self._widest_cache[key] = max(fm.horizontalAdvance(chr(c)) for c in range(32, 127))
-        return found
-
-    def _measure(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], flags: list[int],
-                 bold: bool, key_bold: bool) -> tuple[float, int]:
-        """(row height, bit masks: cells cut at MAX_CELL_LINES, and << 32 cells of several lines).
-
-        Cached across the counting and the drawing pass.
-        """
-        key = (id(columns), tuple(cells), bold, key_bold)
-        found = self.measure_cache.get(key)
-        if found is not None:
-            return found
-        best, clip, multi = 0.0, 0, 0
-        for k, (text, column, w, flag) in enumerate(zip(cells, columns, widths, flags)):
-            if not text:
-                continue
-            font = self.f_small_bold if (bold or (key_bold and k == 0)) else self._cell_font(column, False)
-            fm = self.fm(font)
-            inner = w - 2 * PAD
-            line = fm.height()
-            # Most cells are short: a bound from the widest glyph spares measuring them.
-            if "\n" not in text and text.isascii() and len(text) * self._widest(font) <= inner:
-                h = line
-            else:
-                # Types, actors and times repeat from row to row: measure each text once per column.
-                # In a font whose ASCII glyphs all have one width, a text wraps like any text of the
-                # same shape (letters, digits, punctuation in the same places: the same line-break
-                # classes): times, ids and hashes then share one measurement.
-                shape = text.translate(_SHAPE) if font is self.f_small_mono and self._mono_uniform \
-                    and "\n" not in text and text.isascii() else text
-                cell_key = (id(font), inner, flag, shape)
-                h = self._cell_cache.get(cell_key)
-                if h is None:
-                    # A text clearly narrower than the cell is one line: its advance is cheaper than a
-                    # layout (the 1 pt margin: Qt wraps some texts whose advance is just under the width).
-                    one_line = "\n" not in text and fm.horizontalAdvance(text) <= inner - 1
-                    h = self._cell_cache[cell_key] = line if one_line \
-                        else fm.boundingRect(QRectF(0, 0, inner, 1e6), flag, text).height()
-                if h > line * MAX_CELL_LINES + 0.5:
-                    h = line * MAX_CELL_LINES
-                    clip |= 1 << k
-                if h > line + 0.5:
-                    multi |= 1 << k
-            best = max(best, h)
-        found = self.measure_cache[key] = (best + 2 * PAD, clip | (multi << 32))
-        return found
-
-    def _draw_row(self, cells: Sequence[str], columns: Sequence[Column], widths: list[float], flags: list[int],
-                  h: float, clip: int, *, bold: bool, fill: str | None, key_bold: bool = False) -> None:
+    def _draw_row(self, laid: _LaidTable, n: int, h: float, *, fill: str | None) -> None:
         p = self.p
         if p is not None:
             x = self.left
-            total = sum(widths)
             if fill:
-                p.fillRect(QRectF(x, self.y, total, h), self._colour(fill))
+                p.fillRect(QRectF(x, self.y, laid.total_w, h), self._colour(fill))
             p.setPen(self._grid_pen)
-            p.drawLine(QPointF(x, self.y + h), QPointF(x + total, self.y + h))
+            p.drawLine(QPointF(x, self.y + h), QPointF(x + laid.total_w, self.y + h))
             p.setPen(self._text_pen)
-            current = None
-            top, multi = self.y + PAD, clip >> 32
-            for k, (text, column, w) in enumerate(zip(cells, columns, widths)):
-                if text:
-                    font = self.f_small_bold if (bold or (key_bold and k == 0)) else self._cell_font(column, False)
-                    if font is not current:
-                        p.setFont(font)
-                        current = font
-                        fm = self.fm(font)
-                        ascent = fm.ascent()
-                    if not multi & (1 << k):
-                        # One line: the plain point overload skips text layout (faster by a quarter);
-                        # no QRectF either (the same coordinates as the cell rectangle's).
-                        left = (x + PAD) + (w - 2 * PAD) - fm.horizontalAdvance(text) if column.right else x + PAD
-                        p.drawText(QPointF(left, top + ascent), text)
-                        x += w
-                        continue
-                    rect = QRectF(x + PAD, top, w - 2 * PAD, h - 2 * PAD)
-                    if clip & (1 << k):  # only a cut cell pays for a clip
-                        p.save()
-                        p.setClipRect(rect.adjusted(0, 0, 0, 0.5))
-                        p.drawText(rect, flags[k], text)
-                        p.restore()
-                        current = None
-                    else:
-                        p.drawText(rect, flags[k], text)
-                x += w
+            # Each cell's lines were laid out (shaped, wrapped) once: drawing them is only the PDF's
+            # output. The row is drawn translated, so the line positions are the same for every row.
+            base = p.worldTransform()
+            p.translate(0, self.y)
+            for lines, points, clip in laid.cells(n):
+                if clip is not None:
+                    p.save()
+                    p.setClipRect(clip)
+                    for line, point in zip(lines, points):
+                        line.draw(p, point)
+                    p.restore()
+                    continue
+                for line, point in zip(lines, points):
+                    line.draw(p, point)
+            p.setWorldTransform(base)
         self.y += h
 
     def _colour(self, name: str) -> QColor:
@@ -493,10 +585,10 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
 
 
 def count_pages(report: Report, entries: Sequence[ReportEntry], device: QPaintDevice,
-                measure_cache: dict[Any, tuple[float, int]] | None = None,
+                layouts: _Layouts | None = None,
                 row_hook: Callable[[int], None] | None = None) -> int:
-    """Lay the document out without drawing; the measurements are kept in `measure_cache`."""
-    flow = _Flow(device, None, report, total_pages=0, new_page=lambda: None, measure_cache=measure_cache,
+    """Lay the document out without drawing; the tables' layouts are kept in `layouts`."""
+    flow = _Flow(device, None, report, total_pages=0, new_page=lambda: None, layouts=layouts,
                  row_hook=row_hook)
     _compose(flow, report, entries)
     return flow.page
@@ -507,7 +599,7 @@ def write_pdf(report: Report, entries: Sequence[ReportEntry], path: str, *, pdf_
               cancelled: Callable[[], bool] | None = None) -> int:
     """Write the PDF to `path`; return its page count. `entries` is the materialized event list.
 
-    `progress(done, total)` counts rows laid out twice (counting, then drawing); `cancelled()`
+    `progress(done, total)` counts rows twice (laid out and counted, then drawn); `cancelled()`
     is asked every 64 rows and stops with ReportCancelled.
     """
     total = 2 * max(len(entries), 1)
@@ -529,13 +621,13 @@ def write_pdf(report: Report, entries: Sequence[ReportEntry], path: str, *, pdf_
                                      QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point))
     writer.setTitle(report.header.title)
     writer.setCreator(f"Event Explorer {report.header.app_version}")
-    cache: dict[Any, tuple[float, int]] = {}
-    pages = count_pages(report, entries, writer, cache, hook_for(0))
+    layouts = _Layouts()
+    pages = count_pages(report, entries, writer, layouts, hook_for(0))
     painter = QPainter()
     if not painter.begin(writer):
         raise OSError(f"{path}: cannot write the PDF")
     try:
-        flow = _Flow(writer, painter, report, total_pages=pages, new_page=writer.newPage, measure_cache=cache,
+        flow = _Flow(writer, painter, report, total_pages=pages, new_page=writer.newPage, layouts=layouts,
                      row_hook=hook_for(len(entries)))
         _compose(flow, report, entries)
     finally:
@@ -557,13 +649,15 @@ def render_first_page(report: Report, entries: Sequence[ReportEntry], *, scale: 
     image.setDotsPerMeterX(dpm)
     image.setDotsPerMeterY(dpm)
     image.fill(QColor("#ffffff"))
-    pages = count_pages(report, entries, image) if count else 0
+    layouts = _Layouts()
+    pages = count_pages(report, entries, image, layouts) if count else 0
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
     painter.scale(scale, scale)
     try:
-        flow = _Flow(image, painter, report, total_pages=pages, new_page=lambda: None, stop_after=1)
+        flow = _Flow(image, painter, report, total_pages=pages, new_page=lambda: None, stop_after=1,
+                     layouts=layouts)
         _compose(flow, report, entries)
     except _StopDrawing:
         pass
