@@ -216,6 +216,21 @@ def step_report(run: Run) -> str:
     return f"{result.pages} pages, {result.events} events, {len(data) // 1024} KiB, verified"
 
 
+def step_split_report(run: Run) -> str:
+    """A CSV report written by two processes: checks that a (frozen) build can start them."""
+    model = _import("explorer.reports.model")
+    writer = _import("explorer.reports.writer")
+
+    target = run.workdir / "report.csv"
+    result = writer.write_report(run.store, model.ReportScope(), target, split=2)
+    rows = target.read_bytes().count(b"\r\n") - 1 if target.exists() else 0
+    _require(rows == result.events == run.store.head().position,
+             f"the split report lists {rows} rows for {run.store.head().position} events")
+    checked = _import("explorer.reports.verify").verify_report(run.store, target)
+    _require(checked.ok, f"the split report does not verify: {[p.message for p in checked.problems][:3]}")
+    return f"{result.events} events in 2 processes, verified"
+
+
 def _wait_for(signal: Any, timeout_s: float, *also: Any) -> tuple[bool, tuple[Any, ...]]:
     """Run the Qt event loop until `signal` (or one of `also`) fires or time runs out."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -336,10 +351,11 @@ STEPS: tuple[tuple[str, Callable[[Run], str]], ...] = (
     ("rebuild", step_rebuild),
     ("preview", step_preview),
     ("report", step_report),
+    ("split_report", step_split_report),
     ("window", step_window),
     ("paths", step_paths),
 )
-NEEDS_STORE = {"verify", "state_at", "rebuild", "preview", "report", "window"}
+NEEDS_STORE = {"verify", "state_at", "rebuild", "preview", "report", "split_report", "window"}
 
 
 # -- running -----------------------------------------------------------------------------------

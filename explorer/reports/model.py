@@ -24,6 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import compress, repeat
+from operator import is_not
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -352,19 +354,50 @@ def event_hash(position: int, stream_id: str, stream_type: str, version: int, ev
 class EventListDigest:
     """The running event-list digest: SHA-256 over `"<position> <event hash>\\n"` lines.
 
+    Lines are hashed 4,096 at a time (one `update` per line costs more than the line itself).
+
     Attributes:
         count: events added so far.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = False) -> None:
         self._sha = hashlib.sha256()
-        self.count = 0
+        self._lines: list[str] = []
+        self._hashed = 0
+        self._kept: list[str] | None = [] if keep else None  # a part's lines, for the whole's digest
+
+    @property
+    def count(self) -> int:
+        return self._hashed + len(self._lines)
 
     def add(self, position: int, hash_hex: str) -> None:
-        self._sha.update(f"{position} {hash_hex}\n".encode())
-        self.count += 1
+        lines = self._lines
+        lines.append(f"{position} {hash_hex}\n")
+        if len(lines) >= 4096:
+            self._flush()
+
+    def add_text(self, text: str, count: int) -> None:
+        """Add `count` lines already joined (a part of a split report)."""
+        self._flush()
+        self._sha.update(text.encode())
+        self._hashed += count
+
+    def _flush(self) -> None:
+        if self._lines:
+            text = "".join(self._lines)
+            self._sha.update(text.encode())
+            if self._kept is not None:
+                self._kept.append(text)
+            self._hashed += len(self._lines)
+            self._lines.clear()
+
+    def kept_text(self) -> str:
+        """Every line added so far (only when made with keep=True)."""
+        self._flush()
+        return "".join(self._kept or ())
 
     def hexdigest(self) -> str:
+        self._flush()
         return self._sha.hexdigest()
 
 
@@ -416,15 +449,15 @@ class _StreamFolds:
                 state = self.tt.state_at(stream_id, version=version - 1).state
             self.states[stream_id] = state
             self.start_states[stream_id] = (version - 1, state)
-            self._remember_name(stream_id, state)
+            self.remember_name(stream_id, state)
         return state
 
     def set_state(self, stream_id: str, version: int, state: dict[str, Any]) -> None:
         self.states[stream_id] = state
         self.end_versions[stream_id] = version
-        self._remember_name(stream_id, state)
+        self.remember_name(stream_id, state)
 
-    def _remember_name(self, stream_id: str, state: dict[str, Any]) -> None:
+    def remember_name(self, stream_id: str, state: dict[str, Any]) -> None:
         name = state.get("name") if type(state) is dict else None
         if name and type(name) is str and self._names.get(stream_id) != name:
             self._names[stream_id] = name
@@ -432,7 +465,12 @@ class _StreamFolds:
             prefix, sep, bare = stream_id.partition("-")
             if sep:
                 self._names[bare] = name
-                self._prefixes.add(prefix + sep)
+                if prefix + sep not in self._prefixes:
+                    self._prefixes.add(prefix + sep)
+                    # A bare id looked up before may resolve now: answers depend only on what
+                    # was folded, never on when a name was first asked for (parts of a split
+                    # report must write the same sentences as one whole run).
+                    self._looked_up.clear()
 
     def name_of(self, ref: str) -> str | None:
         found = self._names.get(ref)
@@ -473,10 +511,11 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], stream_type: st
         labels = _labels[stream_type] = dict(pack_for(stream_type).labels)
     get, label_of, change = before.get, labels.get, _new_change
     out = []
-    for key, new in after.items():
-        old = get(key, _MISSING)
-        if old is new:
-            continue
+    new_keys = 0
+    # The keys whose value object changed, found in C (map/compress): evolve copies a state and
+    # replaces only what changed, so most keys hold the very same object before and after.
+    for key in compress(after, map(is_not, map(get, after, repeat(_MISSING)), after.values())):
+        old, new = get(key, _MISSING), after[key]
         kind_new, kind_old = type(new), type(old)
         if kind_new is int and kind_old is int:
             # The common case (counters), first and inlined: a call costs more than the formatting.
@@ -488,6 +527,7 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], stream_type: st
         label = label_of(key, key)
         if old is _MISSING:
             old, kind_old = None, type(None)
+            new_keys += 1
         if kind_new is dict or kind_old is dict:
             values = new.values() if kind_new is dict else ()
             text = "[" + ", ".join([v if type(v) is str else short_value(v) for v in values]) + "]"
@@ -501,7 +541,7 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], stream_type: st
             out.append(change((key, label, "-", str(new))))
         else:
             out.append(change((key, label, short_value(old), short_value(new))))
-    if len(before) != len(after) or not before.keys() <= after.keys():
+    if len(before) - len(after) + new_keys > 0:  # some key of `before` is gone (counted, not compared)
         for key in before:
             if key not in after:
                 out.append(FieldChange(key, labels.get(key, key), short_value(before[key]), "-"))
@@ -523,11 +563,18 @@ def iter_entries(
     on_fold: Callable[[_StreamFolds], None] | None = None,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
+    emit_from: int | None = None,
+    emit_to: int | None = None,
 ) -> Iterator[ReportEntry]:
     """The report's events, one at a time, in position order (never all in memory).
 
     Every event of the scope's streams in the range is folded (so "changed fields" is right even
     when type or actor filters hide some), and only the matching ones are yielded.
+
+    `emit_from` / `emit_to` yield only the entries of a part of the range while still folding
+    from its start: the entries are exactly those of the whole run (explorer/reports/parallel.py
+    splits a large report this way). Folding alone skips the sentence, diff and hash: a third
+    of the work.
     """
     if resolved.empty:
         return
@@ -535,44 +582,62 @@ def iter_entries(
     folds = _StreamFolds(store, tt, resolved.first_position)
     if on_fold is not None:
         on_fold(folds)
-    total = resolved.last_position - resolved.first_position + 1
+    last = resolved.last_position if emit_to is None else min(emit_to, resolved.last_position)
+    start = resolved.first_position if emit_from is None else emit_from
+    total = last - resolved.first_position + 1
     types, actors = resolved.scope.event_types, resolved.scope.actors
     loads, dumps, JSONError, sha256 = orjson.loads, orjson.dumps, orjson.JSONDecodeError, hashlib.sha256
-    packs: dict[str, Any] = {}
-    name_of, state_before, set_state = folds.name_of, folds.state_before, folds.set_state
+    kits: dict[str, tuple[Any, Any, Any]] = {}  # stream type -> (pack, evolve, sentence)
+    name_of, state_before, remember = folds.name_of, folds.state_before, folds.remember_name
+    states, end_versions = folds.states, folds.end_versions
     seen = 0
-    for row in store.read_raw(resolved.first_position, resolved.last_position, resolved.stream_ids):
-        position, sid, stype, version, etype, rec_us, eid, data_text, meta_text, chash = row
+    for position, sid, stype, version, etype, rec_us, eid, data_text, meta_text, chash in store.read_raw(
+            resolved.first_position, last, resolved.stream_ids):
         seen += 1
         if not seen & 255:  # every 256 rows: a cancel answers fast, the checks cost nothing
             if cancelled is not None and cancelled():
                 raise ReportCancelled("the report was cancelled")
             if progress is not None and not seen & 2047:
                 progress(position - resolved.first_position + 1, total)
-        pack = packs.get(stype)
-        if pack is None:
-            pack = packs[stype] = pack_for(stype)
+        kit = kits.get(stype)
+        if kit is None:
+            pack = pack_for(stype)
+            kit = kits[stype] = (pack, pack.decider.evolve, pack.sentence)
         problem = ""
         try:
             data = loads(data_text)
-            meta = loads(meta_text)
-            if type(data) is not dict or type(meta) is not dict:
+            if type(data) is not dict:
                 raise ValueError("not a JSON object")
         except (JSONError, ValueError) as exc:
-            data, meta, problem = {}, {}, f"stored data is not valid JSON ({exc})"
-        before = state_before(sid, stype, version)
+            data, problem = {}, f"stored data is not valid JSON ({exc})"
+        before = states.get(sid)
+        if before is None:
+            before = state_before(sid, stype, version)
         try:
-            after = pack.decider.evolve(before, etype, data)
+            after = kit[1](before, etype, data)
         except Exception as exc:  # noqa: BLE001 - a damaged event must not stop an audit report
             after, problem = before, problem or f"the {stype} decider cannot apply this event ({exc})"
-        set_state(sid, version, after)
+        states[sid] = after
+        end_versions[sid] = version
+        if after is not before and type(after) is dict:
+            name = after.get("name")
+            if name and (type(before) is not dict or name is not before.get("name")):
+                remember(sid, after)
+        if position < start:  # folding only, up to this part of the range
+            continue
+        try:
+            meta = loads(meta_text)
+            if type(meta) is not dict:
+                raise ValueError("not a JSON object")
+        except (JSONError, ValueError) as exc:
+            meta, problem = {}, problem or f"stored metadata is not valid JSON ({exc})"
         actor = meta.get("actor")
         if type(actor) is not str:
             actor = ""
         if (types and etype not in types) or (actors and actor not in actors):
             continue
         occurred = data.get("occurred_at")
-        sentence = pack.sentence(etype, data, sid, name_of) if not problem else f"[damaged event: {problem}]"
+        sentence = kit[2](etype, data, sid, name_of) if not problem else f"[damaged event: {problem}]"
         if "\n" in sentence or "\r" in sentence or "\t" in sentence:
             sentence = " ".join(sentence.split())
         yield ReportEntry(
@@ -834,16 +899,37 @@ class Report:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PartSummary:
+    """What one part of a split report counted (explorer/reports/parallel.py).
+
+    Attributes:
+        by_type / by_actor: listed events per type / actor, in order of first appearance.
+        first / last: the part's first and last listed entries, or None.
+        timeline: event type -> counts per bucket of the whole report's timeline.
+        digest_lines: the part's `"<position> <event hash>\\n"` lines.
+        count: events listed.
+    """
+
+    by_type: dict[str, int]
+    by_actor: dict[str, int]
+    first: ReportEntry | None
+    last: ReportEntry | None
+    timeline: dict[str, list[int]]
+    digest_lines: str
+    count: int
+
+
 class SummaryBuilder:
     """Accumulates counts, first/last event, the timeline and the digest as entries stream by."""
 
-    def __init__(self, resolved: ResolvedScope, *, buckets: int = TIMELINE_BUCKETS) -> None:
+    def __init__(self, resolved: ResolvedScope, *, buckets: int = TIMELINE_BUCKETS, part: bool = False) -> None:
         self.resolved = resolved
         self.by_type: Counter[str] = Counter()
         self.by_actor: Counter[str] = Counter()
         self.first: ReportEntry | None = None
         self.last: ReportEntry | None = None
-        self.digest = EventListDigest()
+        self.digest = EventListDigest(keep=part)
         self.folds: _StreamFolds | None = None
         self._buckets = buckets
         self._last_bucket = buckets - 1
@@ -868,8 +954,47 @@ class SummaryBuilder:
         bucket = (entry.recorded_us - self._start_us) // self._width
         row[0 if bucket < 0 else self._last_bucket if bucket > self._last_bucket else bucket] += 1
 
+    def part(self) -> PartSummary:
+        """What this builder counted, to be merged into the builder of the whole report."""
+        digest = self.digest
+        return PartSummary(dict(self.by_type), dict(self.by_actor), self.first, self.last,
+                           {k: list(v) for k, v in self.timeline.items()}, digest.kept_text(), digest.count)
+
+    def merge(self, part: PartSummary) -> None:
+        """Add the counts of the next part of the range (parts are merged in position order)."""
+        self.by_type.update(part.by_type)
+        self.by_actor.update(part.by_actor)
+        if self.first is None:
+            self.first = part.first
+        if part.last is not None:
+            self.last = part.last
+        for etype, counts in part.timeline.items():
+            row = self.timeline.get(etype)
+            if row is None:
+                row = self.timeline[etype] = [0] * self._buckets
+            for i, n in enumerate(counts):
+                row[i] += n
+        self.digest.add_text(part.digest_lines, part.count)
+
     def summary(self, annotations: tuple[Annotation, ...], store: SQLiteEventStore,
-                time_travel: TimeTravel) -> ReportSummary:
+                time_travel: TimeTravel,
+                streams_part: tuple[tuple[StreamSummary, ...], int] | None = None) -> ReportSummary:
+        """The summary block; `streams_part` is the per-stream half when another process folded the range."""
+        streams, changed = streams_part if streams_part is not None else self.stream_summaries(store, time_travel)
+        return ReportSummary(
+            counts_by_type=dict(self.by_type.most_common()),
+            counts_by_actor=dict(self.by_actor.most_common()),
+            first_event=self.first,
+            last_event=self.last,
+            streams=streams,
+            streams_changed=changed,
+            timeline=Timeline(self.resolved.first_recorded_at, self.resolved.last_recorded_at,
+                              dict(sorted(self.timeline.items())), annotations),
+        )
+
+    def stream_summaries(self, store: SQLiteEventStore,
+                         time_travel: TimeTravel) -> tuple[tuple[StreamSummary, ...], int]:
+        """Start and end state of the streams in scope (at most MAX_STREAM_SUMMARIES), and how many changed."""
         streams: list[StreamSummary] = []
         changed = 0
         folds = self.folds
@@ -898,16 +1023,7 @@ class SummaryBuilder:
                 name = end.get("name") if isinstance(end, dict) else None
                 streams.append(StreamSummary(sid, stype, name if isinstance(name, str) else "", start_version,
                                              end_version, start, end, changes))
-        return ReportSummary(
-            counts_by_type=dict(self.by_type.most_common()),
-            counts_by_actor=dict(self.by_actor.most_common()),
-            first_event=self.first,
-            last_event=self.last,
-            streams=tuple(streams),
-            streams_changed=changed,
-            timeline=Timeline(self.resolved.first_recorded_at, self.resolved.last_recorded_at,
-                              dict(sorted(self.timeline.items())), annotations),
-        )
+        return tuple(streams), changed
 
 
 def make_header(store: SQLiteEventStore, resolved: ResolvedScope, *, title: str, generated_by: str | None,
@@ -993,17 +1109,25 @@ class ReportRun:
     def entries(self, progress: Progress | None = None, cancelled: Cancelled | None = None) -> Iterator[ReportEntry]:
         tt = self.time_travel or TimeTravel(self.store, None)
         builder = self._builder = SummaryBuilder(self.resolved)
+        add = builder.add
         for entry in iter_entries(self.store, self.resolved, time_travel=tt, on_fold=builder.attach,
                                   progress=progress, cancelled=cancelled):
-            builder.add(entry)
+            add(entry)
             yield entry
+        self.finish(builder)
+
+    def finish(self, builder: SummaryBuilder,
+               streams_part: tuple[tuple[StreamSummary, ...], int] | None = None) -> Report:
+        """Make `report` from a builder that has seen every listed entry (here or merged from parts)."""
+        tt = self.time_travel or TimeTravel(self.store, None)
         self.report = Report(
             header=self.header,
-            summary=builder.summary(self.annotations, self.store, tt),
+            summary=builder.summary(self.annotations, self.store, tt, streams_part),
             integrity=make_integrity(self.store, self.resolved, builder.digest),
             annotations=self.annotations,
             include_data=self.include_data,
         )
+        return self.report
 
 
 def start_report(

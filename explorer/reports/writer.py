@@ -21,6 +21,7 @@ import orjson
 from explorer.reports import csv as csv_report
 from explorer.reports import html as html_report
 from explorer.reports import json_report
+from explorer.reports import parallel
 from explorer.reports.model import (
     Cancelled,
     Progress,
@@ -117,16 +118,26 @@ def write_report(
     time_travel: TimeTravel | None = None,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
+    split: int | None = None,
 ) -> ReportResult:
-    """Write one report; raise ReportError (bad input), ReportCancelled or OSError."""
+    """Write one report; raise ReportError (bad input), ReportCancelled or OSError.
+
+    `split` sets how many processes write a CSV (None: one per core for a large range, see
+    explorer/reports/parallel.py; 1: this process only).
+    """
     target = Path(path)
     kind = format_of(target, fmt)
     options: dict[str, Any] = dict(title=title, generated_by=generated_by, bookmarks=bookmarks,
                                    include_data=include_data, time_travel=time_travel)
     if kind == "csv":
         run = start_report(store, scope, **options)
+        parts = parallel.parts_for(run.resolved) if split is None else split
         with _atomic(target, "w") as out:
-            count = csv_report.write_csv(run.entries(progress, cancelled), out)
+            if parts > 1:  # a large report: one process per core (explorer/reports/parallel.py)
+                count = parallel.write_csv(run, out, parts=parts, workdir=target.parent, progress=progress,
+                                           cancelled=cancelled)
+            else:
+                count = csv_report.write_csv(run.entries(progress, cancelled), out)
         assert run.report is not None
         side = sidecar_path(target)
         with _atomic(side, "wb") as out:

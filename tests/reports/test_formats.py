@@ -197,3 +197,15 @@ def test_csv_changes_read_like_the_report(store, demo, tmp_path: Path) -> None:
     entries = list(iter_entries(store, resolve_scope(store, ReportScope(stream_ids=(sid,)))))
     assert [r["changes"] for r in rows] == [e.changes_text() for e in entries]
     assert [r["summary"] for r in rows] == [e.sentence for e in entries]
+
+
+def test_csv_cells_from_event_data_never_start_a_formula(tmp_path: Path) -> None:
+    with SQLiteEventStore.create(tmp_path / "f.evstore") as store:
+        store.append("thing-1", "Thing", [
+            NewEvent("=ThingCreated", {"occurred_at": "=HYPERLINK(\"http://x\")", "name": "+1"}, {"actor": "@me"}),
+        ], NO_STREAM)
+        write_report(store, ReportScope(), tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="", encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["occurred_at"] == "'=HYPERLINK(\"http://x\")"
+    assert row["type"] == "'=ThingCreated" and row["actor"] == "'@me"

@@ -277,29 +277,34 @@ LABELS = {
 }
 
 
+def _name(device_or_stream: str, name_of: Any) -> str:
+    """A device's name for a sentence, or the first 8 characters of its id when it has none."""
+    if name_of is not None:
+        found = name_of(device_or_stream if device_or_stream.startswith(STREAM_PREFIX) else STREAM_PREFIX + device_or_stream)
+        if found:
+            return str(found)
+    return device_id_of(device_or_stream)[:8]
+
+
 def describe(event_type: str, data: dict[str, Any], stream_id: str, name_of: Any = None) -> str:
-    """One sentence for a person: "Device sensor-17 connected to gateway-3"."""
+    """One sentence for a person: "Device sensor-17 connected to gateway-3".
 
-    def name(device_or_stream: str) -> str:
-        if name_of is not None:
-            found = name_of(device_stream(device_or_stream))
-            if found:
-                return str(found)
-        return device_id_of(device_or_stream)[:8]
-
-    me = name(stream_id)
+    Calls come first and without a nested helper: reports and the search index describe every
+    event, and nine in ten are calls.
+    """
+    if event_type == CALL_REPORTED:
+        inbound = data.get("direction") == "in"
+        return (f"{'Incoming' if inbound else 'Outgoing'} call {'from' if inbound else 'to'} {data.get('number', '?')}"
+                f" on {_name(stream_id, name_of)}, {data.get('duration_s', '?')} s")
     if event_type == DEVICE_REGISTERED:
         return f"Device {data.get('name', '?')} registered ({data.get('kind', '?')}, owner {data.get('owner') or '-'})"
     if event_type == DEVICE_RENAMED:
         return f"Device {device_id_of(stream_id)[:8]} renamed to {data.get('name', '?')}"
+    me = _name(stream_id, name_of)
     if event_type == DEVICE_CONNECTED:
-        return f"Device {me} connected to {name(str(data.get('peer_id', '?')))}"
+        return f"Device {me} connected to {_name(str(data.get('peer_id', '?')), name_of)}"
     if event_type == DEVICE_DISCONNECTED:
-        return f"Device {me} disconnected from {name(str(data.get('peer_id', '?')))}"
-    if event_type == CALL_REPORTED:
-        arrow = "from" if data.get("direction") == "in" else "to"
-        kind = "Incoming" if data.get("direction") == "in" else "Outgoing"
-        return f"{kind} call {arrow} {data.get('number', '?')} on {me}, {data.get('duration_s', '?')} s"
+        return f"Device {me} disconnected from {_name(str(data.get('peer_id', '?')), name_of)}"
     if event_type == DEVICE_DECOMMISSIONED:
         reason = data.get("reason") or "no reason given"
         return f"Device {me} decommissioned ({reason})"

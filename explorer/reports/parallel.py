@@ -1,0 +1,202 @@
+"""Large CSV reports on every core: the range is split into parts, one process per part.
+
+Why: listing one event costs tens of microseconds of Python (decode, fold, sentence, diff,
+hash, quoting), so a million-event CSV takes a minute on one core however lean the loop is.
+
+How: part k folds every event of the scope from the start of the range, as one whole run would,
+but lists only its own positions (`iter_entries(emit_from=, emit_to=)`). So its states, device
+names and sentences are exactly those of one whole run, and the output is the same byte for byte
+(tests/reports/test_parallel.py). Folding alone costs about a third of listing an event
+(FOLD_SHARE), so later parts, which fold more before they list, are given fewer positions, sized
+for every part to finish at about the same time (`plan_parts`). Each part writes its rows to a
+file of its own beside the report and returns its counts and digest lines; the parent copies the
+parts into the report in order and merges the counts. The last part also returns the per-stream
+start/end summary, since it alone has folded the whole range.
+
+Processes are started with "spawn" (never fork: the app has Qt threads running); a frozen app
+calls `multiprocessing.freeze_support()` in its launcher (packaging/launcher.py).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from explorer.reports import csv as csv_report
+from explorer.reports.model import (
+    Cancelled,
+    PartSummary,
+    Progress,
+    ReportCancelled,
+    ReportRun,
+    ResolvedScope,
+    StreamSummary,
+    SummaryBuilder,
+    iter_entries,
+)
+from explorer.store.sqlite import SQLiteEventStore
+from explorer.timetravel import TimeTravel
+
+PARALLEL_MIN_EVENTS = 200_000  # below this, starting processes costs more than it saves
+MAX_PARTS = 8
+FOLD_SHARE = 0.35  # folding an event / listing it, measured on the demo store (docs/benchmarks.md)
+POLL_S = 0.1
+
+_progress: Any = None  # in a part's process: the shared array of positions done per part
+
+
+@dataclass(frozen=True, slots=True)
+class PartJob:
+    """One part of a split report, as sent to its process.
+
+    Attributes:
+        index: the part's number (its slot in the progress array).
+        store_path: the store, opened read-only by the part.
+        resolved: the whole report's pinned scope.
+        first / last: the positions this part lists (inclusive).
+        rows_path: where the part writes its CSV rows.
+        summarise_streams: True for the last part: it returns the per-stream summary.
+    """
+
+    index: int
+    store_path: str
+    resolved: ResolvedScope
+    first: int
+    last: int
+    rows_path: str
+    summarise_streams: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    """What a part sends back: its rows count, its counts and, for the last part, the streams."""
+
+    rows: int
+    summary: PartSummary
+    streams: tuple[tuple[StreamSummary, ...], int] | None
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def parts_for(resolved: ResolvedScope, cores: int | None = None) -> int:
+    """How many parts a report of this scope is worth splitting into (1: not split)."""
+    if resolved.empty:
+        return 1
+    events = resolved.last_position - resolved.first_position + 1
+    if events < PARALLEL_MIN_EVENTS:
+        return 1
+    return max(1, min(cores or available_cores(), MAX_PARTS, events // (PARALLEL_MIN_EVENTS // 2)))
+
+
+def plan_parts(first: int, last: int, parts: int, fold_share: float = FOLD_SHARE) -> list[tuple[int, int]]:
+    """Split [first, last] into `parts` consecutive ranges that take about the same time.
+
+    Part k folds the d_k positions before its own (fold_share each) and lists its n_k
+    positions (1 each): n_k + fold_share * d_k is the same for every part. With that time T,
+    n_k = T - fold_share * d_k and d_{k+1} = d_k + n_k, both linear in T; T is then scaled so the
+    parts cover the range exactly.
+    """
+    total = last - first + 1
+    if parts <= 1 or total < parts:
+        return [(first, last)]
+    weights, done = [], 0.0
+    for _ in range(parts):
+        size = max(1.0 - fold_share * done, 0.0)
+        weights.append(size)
+        done += size
+    scale = total / done
+    bounds, start = [], first
+    for k, weight in enumerate(weights):
+        end = last if k == parts - 1 else min(last, start + max(1, round(weight * scale)) - 1)
+        bounds.append((start, end))
+        start = end + 1
+    return [(a, b) for a, b in bounds if a <= b]
+
+
+def _init_part(progress: Any) -> None:
+    global _progress
+    _progress = progress
+
+
+def run_part(job: PartJob) -> PartResult:
+    """List one part (in its own process): rows into `job.rows_path`, counts back to the parent."""
+    store = SQLiteEventStore.open(job.store_path, read_only=True)
+    try:
+        tt = TimeTravel(store, None)
+        builder = SummaryBuilder(job.resolved, part=True)
+        slot = job.index
+
+        def progress(done: int, _total: int) -> None:
+            if _progress is not None:
+                _progress[slot] = done
+
+        entries = iter_entries(store, job.resolved, time_travel=tt, on_fold=builder.attach, progress=progress,
+                               emit_from=job.first, emit_to=job.last)
+
+        def counted() -> Any:
+            add = builder.add
+            for entry in entries:
+                add(entry)
+                yield entry
+
+        with open(job.rows_path, "w", encoding="utf-8", newline="") as out:
+            rows = csv_report.write_rows(counted(), out)
+        streams = builder.stream_summaries(store, tt) if job.summarise_streams else None
+        return PartResult(rows, builder.part(), streams)
+    finally:
+        store.close()
+
+
+def write_csv(run: ReportRun, out: TextIO, *, parts: int, workdir: Path,
+              progress: Progress | None = None, cancelled: Cancelled | None = None) -> int:
+    """Write the CSV of `run` (header and rows) with `parts` processes; fill `run.report`.
+
+    Raises ReportCancelled when `cancelled()` turns true (the processes are stopped at once),
+    and re-raises any error of a part.
+    """
+    resolved = run.resolved
+    first = resolved.first_position
+    plan = plan_parts(first, resolved.last_position, parts)
+    context = multiprocessing.get_context("spawn")
+    done = context.Array("q", len(plan), lock=False)
+    span = sum(last - first + 1 for _a, last in plan)  # every part counts positions from the range's start
+    with tempfile.TemporaryDirectory(prefix=".report-parts-", dir=workdir) as tmp:
+        jobs = [PartJob(k, str(run.store.path), resolved, a, b, str(Path(tmp) / f"part-{k}.csv"), k == len(plan) - 1)
+                for k, (a, b) in enumerate(plan)]
+        pool = context.Pool(len(jobs), initializer=_init_part, initargs=(done,))
+        try:
+            pending = [pool.apply_async(run_part, (job,)) for job in jobs]
+            while not all(p.ready() for p in pending):
+                next(p for p in pending if not p.ready()).wait(POLL_S)
+                if cancelled is not None and cancelled():
+                    raise ReportCancelled("the report was cancelled")
+                if progress is not None:
+                    progress(sum(done), span)
+            results: list[PartResult] = [p.get() for p in pending]  # re-raises a part's error
+            pool.close()
+        finally:
+            pool.terminate()
+            pool.join()
+        out.write(csv_report.csv_line(csv_report.COLUMNS))
+        out.flush()
+        for job in jobs:
+            with open(job.rows_path, "rb") as part:
+                shutil.copyfileobj(part, out.buffer, 1 << 20)
+        out.buffer.flush()
+    builder = SummaryBuilder(resolved)
+    for result in results:
+        builder.merge(result.summary)
+    run.finish(builder, results[-1].streams)
+    if progress is not None:
+        progress(span, span)
+    return sum(r.rows for r in results)

@@ -1,0 +1,91 @@
+"""A CSV report split across processes is the same, byte for byte, as one written by one process."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from explorer.reports import csv as csv_report
+from explorer.reports import parallel
+from explorer.reports.model import ReportCancelled, ReportScope, start_report
+from explorer.reports.writer import write_report
+from explorer.store.sqlite import SQLiteEventStore
+
+NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+
+
+@given(first=st.integers(1, 1000), size=st.integers(1, 5000), parts=st.integers(1, 8),
+       fold_share=st.floats(0.0, 0.9))
+def test_parts_cover_the_range_once_and_finish_together(first: int, size: int, parts: int, fold_share: float) -> None:
+    last = first + size - 1
+    plan = parallel.plan_parts(first, last, parts, fold_share)
+    assert plan[0][0] == first and plan[-1][1] == last
+    assert all(a <= b for a, b in plan)
+    assert all(plan[i][1] + 1 == plan[i + 1][0] for i in range(len(plan) - 1))
+    assert len(plan) <= parts
+    if size >= 100 * parts:  # large enough that rounding is small: each part's time is about equal
+        times = [(b - a + 1) + fold_share * (a - first) for a, b in plan]
+        assert max(times) - min(times) <= 0.02 * max(times) + 2
+
+
+def test_small_reports_are_not_split(store: SQLiteEventStore) -> None:
+    run = start_report(store, ReportScope())
+    assert parallel.parts_for(run.resolved, cores=8) == 1
+
+
+@pytest.mark.parametrize("scope", [
+    ReportScope(),
+    ReportScope(from_position=300, to_position=1200),
+    ReportScope(event_types=("DeviceConnected", "DeviceRenamed"), from_position=200),
+    ReportScope(actors=("alice", "ops-bot")),
+], ids=["whole", "range", "types", "actor"])
+def test_a_split_csv_equals_the_one_process_csv(store: SQLiteEventStore, tmp_path: Path, scope: ReportScope) -> None:
+    whole = write_report(store, scope, tmp_path / "one.csv", generated_by="t", split=1)
+    seen: list[tuple[int, int]] = []
+    split = write_report(store, scope, tmp_path / "three.csv", generated_by="t", split=3,
+                         progress=lambda done, total: seen.append((done, total)))
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "three.csv").read_bytes()
+    assert split.events == whole.events > 0
+    assert split.report.integrity == whole.report.integrity
+    one, three = whole.report.summary, split.report.summary
+    assert three.counts_by_type == one.counts_by_type and list(three.counts_by_type) == list(one.counts_by_type)
+    assert three.counts_by_actor == one.counts_by_actor
+    assert three.timeline.counts == one.timeline.counts
+    assert three.streams == one.streams and three.streams_changed == one.streams_changed
+    assert (three.first_event, three.last_event) == (one.first_event, one.last_event)
+    assert seen and seen[-1][0] == seen[-1][1]  # progress ends at 100 %
+    assert not list(tmp_path.glob(".report-parts-*"))  # the parts' files are gone
+
+
+def test_a_cancelled_split_report_leaves_no_file(store: SQLiteEventStore, tmp_path: Path) -> None:
+    with pytest.raises(ReportCancelled):
+        write_report(store, ReportScope(), tmp_path / "r.csv", split=2, cancelled=lambda: True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_part_fails_the_report_and_leaves_no_file(store_copy: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with SQLiteEventStore.open(store_copy, read_only=True) as store:
+        run = start_report(store, ReportScope(), now=NOW)
+    shutil.move(store_copy, tmp_path / "moved.evstore")  # the parts cannot open it any more
+    with pytest.raises(Exception) as failure, (out_dir / "r.csv").open("w", newline="") as out:
+        parallel.write_csv(run, out, parts=2, workdir=out_dir)
+    assert not isinstance(failure.value, ReportCancelled)
+    assert [p.name for p in out_dir.iterdir()] == ["r.csv"]  # only the file this test opened
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from('ab ,"\r\n\t=+-@\'→é'), max_size=12), min_size=1, max_size=6))
+def test_csv_line_quotes_exactly_like_the_csv_module(cells: list[str]) -> None:
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerow(cells)
+    if cells != [""]:  # csv quotes a lone empty field; a report row always has 13
+        assert csv_report.csv_line(cells) == expected.getvalue()
+    assert next(csv.reader(io.StringIO(csv_report.csv_line(cells)))) == (cells if cells != [""] else [])
