@@ -24,8 +24,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import compress, repeat
-from operator import is_not
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -512,10 +510,11 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], stream_type: st
     get, label_of, change = before.get, labels.get, _new_change
     out = []
     new_keys = 0
-    # The keys whose value object changed, found in C (map/compress): evolve copies a state and
-    # replaces only what changed, so most keys hold the very same object before and after.
-    for key in compress(after, map(is_not, map(get, after, repeat(_MISSING)), after.values())):
-        old, new = get(key, _MISSING), after[key]
+    # The keys whose value object changed, found first: evolve copies a state and replaces only
+    # what changed, so most keys hold the very same object before and after. (A comprehension
+    # measured faster than map/compress over the same dict.)
+    for key, new in [(k, v) for k, v in after.items() if get(k, _MISSING) is not v]:
+        old = get(key, _MISSING)
         kind_new, kind_old = type(new), type(old)
         if kind_new is int and kind_old is int:
             # The common case (counters), first and inlined: a call costs more than the formatting.
