@@ -11,6 +11,9 @@ Parts:
 - streams: the stream browser on a store of 10 streams vs one of 100,000 (paged, lazy: the
   same time is the goal).
 - cursor: dragging the as-of cursor across a 1M store (benchmarks/ui_cursor.py), when present.
+- first-open: the whole app on a 1M store with a cold cache (the read models are built by the
+  projection service's child process while the table is scrolled), then a second open on the cache
+  it built (the in-run baseline): app RSS, and the child's peak RSS apart (it is a second process).
 """
 
 from __future__ import annotations
@@ -42,6 +45,18 @@ def _rss_mb() -> tuple[float, float]:
                 key, value = line.split(":", 1)
                 values[key] = int(value.split()[0]) / 1024
     return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
+
+
+def _proc_peak_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of another process in MB, 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _child(path: str, scroll: bool, core_only: bool = False) -> dict[str, Any]:
@@ -114,6 +129,17 @@ def _child(path: str, scroll: bool, core_only: bool = False) -> dict[str, Any]:
         model = events.model
         return model.rowCount() > 0 and model.event_at(max(0, events.table.rowAt(0))) is not None
 
+    # The read models' child process (projection service): its peak memory, sampled (it is not ours).
+    from PySide6.QtCore import QTimer
+
+    from explorer.ui.projection_service import service_for
+
+    service = service_for(window.context)
+    child_peak = [0.0]
+    sampler = QTimer()
+    sampler.timeout.connect(lambda: child_peak.__setitem__(
+        0, max(child_peak[0], _proc_peak_mb(service.child_pid) if service.child_pid else 0.0)))
+    sampler.start(250)
     spin_until(usable)
     window.grab()  # painted
     out["open_usable_s"] = timer.nsecsElapsed() / 1e9
@@ -141,16 +167,28 @@ def _child(path: str, scroll: bool, core_only: bool = False) -> dict[str, Any]:
         out["scroll_pages"] = pages
         out["cached_pages"] = model.cached_pages()
         out["rss_scrolled_mb"], out["rss_peak_mb"] = _rss_mb()
+    out["models_building_at_end"] = service.busy
+    if os.environ.get("EXPLORER_BENCH_WAIT_BUILD"):  # let the child finish, so the cache is complete
+        timer.restart()
+        spin_until(lambda: not service.busy, timeout_s=3600)
+        out["build_wait_s"] = timer.nsecsElapsed() / 1e9
+        for _ in range(50):  # the views re-query the finished models (models_advanced)
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 20)
+        out["rss_after_build_mb"], out["rss_peak_mb"] = _rss_mb()
+    out["child_peak_mb"] = max(child_peak[0], service.child_peak_rss_mb or 0.0)
+    out["cache_dir"] = os.environ["EXPLORER_CACHE_DIR"]
+    sampler.stop()
+    service.shutdown()
     window.close()
     return out
 
 
-def _run_child(path: Path, scroll: bool, core_only: bool = False) -> dict[str, Any]:
+def _run_child(path: Path, scroll: bool, core_only: bool = False, **env_extra: str) -> dict[str, Any]:
     # os._exit: do not wait at exit for other views' background jobs (a 1M-event catch-up).
     code = ("import json, os, sys; from benchmarks.bench_ui import _child; "
             f"print('RESULT ' + json.dumps(_child({str(path)!r}, {scroll!r}, {core_only!r})), flush=True); "
             "os._exit(0)")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **env_extra)
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=1800)
     for line in proc.stdout.splitlines():
@@ -275,7 +313,29 @@ def cursor_part(argv: list[str]) -> int:
     return int(cursor_drag(argv) or 0)
 
 
-PARTS = {"open": open_part, "streams": streams_part, "cursor": cursor_part}
+def first_open_part(argv: list[str]) -> int:
+    """A first open (cold cache: the child builds the read models) vs a second open of its cache."""
+    size = next((int(a) for a in argv if a.isdigit()), 1_000_000)
+    path = demo_store(size)
+    load = os.getloadavg()[0]
+    cold = _run_child(path, scroll=True, EXPLORER_BENCH_WAIT_BUILD="1")
+    warm = _run_child(path, scroll=True, EXPLORER_BENCH_WARM_CACHE=cold["cache_dir"])
+    print(f"{size:,} events, whole app, one fresh process each; load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    for name, r in (("first open (read models built by the child meanwhile)", cold),
+                    ("second open (read models built: baseline)", warm)):
+        print(f"  {name}: usable {r['open_usable_s'] * 1000:.0f} ms; app RSS after open {r['rss_open_mb']:.0f} MB,"
+              f" after scrolling {r['scroll_pages']:,} pages {r['rss_scrolled_mb']:.0f} MB (scroll"
+              f" {r['scroll_s']:.0f} s; still building at its end: {r['models_building_at_end']})"
+              + (f", after the build ({r['build_wait_s']:.0f} s more) {r['rss_after_build_mb']:.0f} MB"
+                 if "rss_after_build_mb" in r else "")
+              + f"; app peak {r['rss_peak_mb']:.0f} MB; child peak {r['child_peak_mb']:.0f} MB")
+    print(f"  the read models it built: {cold['cache_dir']} (EXPLORER_BENCH_WARM_CACHE for a warm cursor run)")
+    print(f"  ratio app RSS after scrolling, first / second open: {cold['rss_scrolled_mb'] / warm['rss_scrolled_mb']:.2f}x"
+          f" (goal <= {RSS_GOAL_MB} MB for the app)")
+    return 0 if cold["rss_scrolled_mb"] <= RSS_GOAL_MB else 1
+
+
+PARTS = {"open": open_part, "streams": streams_part, "cursor": cursor_part, "first-open": first_open_part}
 
 
 def main(argv: list[str]) -> int:

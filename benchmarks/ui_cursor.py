@@ -13,7 +13,8 @@ Measured:
 - the longest stall of the event loop during the drag: a 5 ms timer records how late it fires
   - goal <= 100 ms.
 Read models are paused (a built cache is the usual case); `--catch-up` lets a cold catch-up run
-alongside. Baselines in the same run: the same timer on the idle window (its lateness), and the bare
+alongside (in the projection service's child process); EXPLORER_BENCH_WARM_CACHE=DIR starts from a
+copy of a cache whose read models are built (`bench_ui first-open` prints one). Baselines in the same run: the same timer on the idle window (its lateness), and the bare
 `TimeTravel.state_at` time for the same positions on a connection of its own.
 """
 
@@ -57,6 +58,10 @@ def cursor_drag(argv: list[str]) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-ui-cursor-"))
     for name in ("DATA", "CACHE", "LOG", "CONFIG"):  # cold snapshot cache, throwaway settings
         os.environ[f"EXPLORER_{name}_DIR"] = str(scratch / name.lower())
+    if os.environ.get("EXPLORER_BENCH_WARM_CACHE"):  # read models built (copied: the run writes snapshots)
+        import shutil
+
+        shutil.copytree(os.environ["EXPLORER_BENCH_WARM_CACHE"], scratch / "cache", dirs_exist_ok=True)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer

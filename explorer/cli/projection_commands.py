@@ -71,6 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         "'rebuild [NAMES]' (another run while --linger waits); end of input means stop")
     p.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
                    help="with --control-stdin: after a run, wait this long for another command before exiting")
+    p.add_argument("--background", action="store_true",
+                   help="run at a lower CPU priority, so an interactive program beside it stays responsive")
     p.set_defaults(handler=cmd_project)
 
     p = subparsers.add_parser("graph", help="the device-connection graph as of a position or time")
@@ -139,6 +141,8 @@ def cmd_project(args: argparse.Namespace) -> int:
         raise CliError("--json and --progress-json cannot be combined (--progress-json ends with the status)")
     if args.progress_json and args.status_only:
         raise CliError("--status-only and --progress-json cannot be combined")
+    if args.background:
+        _lower_priority()
     if args.progress_json:
         return _project_for_a_program(args)
     with open_store(args.store) as store:
@@ -206,6 +210,20 @@ class _Control:
                 self.cancel.clear()  # here, not when the run starts: a "cancel" right behind it counts
                 self.requests.put((command, rest.strip()))
         self.end()  # "stop", or end of input: whoever started us is gone
+
+
+def _lower_priority() -> None:
+    """Below normal CPU priority: the app's window, not its background build, gets a busy core first."""
+    try:
+        if sys.platform == "win32":
+            import ctypes
+
+            below_normal = 0x4000  # BELOW_NORMAL_PRIORITY_CLASS
+            ctypes.windll.kernel32.SetPriorityClass(ctypes.windll.kernel32.GetCurrentProcess(), below_normal)
+        else:
+            os.nice(10)
+    except (OSError, AttributeError):  # not allowed, or not on this platform: run at normal priority
+        pass
 
 
 def _peak_rss_mb() -> float | None:
@@ -283,7 +301,7 @@ def _project_for_a_program(args: argparse.Namespace) -> int:
             runner.readdb.db.setbusytimeout(CONTROL_BUSY_TIMEOUT_MS)
         action, names = ("rebuild", _rebuild_names(runner, args.rebuild)) if args.rebuild else ("catch-up", None)
         code = _run_for_a_program(runner, action, names, control)
-        while code != EXIT_INTERRUPTED and args.control_stdin and args.linger > 0:
+        while not control.stop.is_set() and args.control_stdin and args.linger > 0:
             try:
                 request = control.requests.get(timeout=args.linger)
             except queue.Empty:

@@ -1,7 +1,7 @@
 """The app's read models: built by a child process, only read by the app.
 
 One service per AppContext (`service_for(context)`). Catching up and rebuilding run in a child
-process, `event-explorer project STORE --progress-json --control-stdin --linger S` (the headless
+process, `event-explorer project STORE --progress-json --control-stdin --linger S --background` (the headless
 CLI, explorer/cli/projection_commands.py, whose docstring defines the JSON-lines protocol): its
 Python, its memory and its GIL are its own, so a first build of a 1M-event store neither grows the
 app nor stalls the cursor. The app reads the read database (WAL; the runner commits a batch's
@@ -25,9 +25,11 @@ How it behaves:
 - The child dies (killed, crashed, or an error such as an unwritable cache): the read models that
   were behind show as failed, `failed` carries a sentence, and `retry()` (the panel's Retry, or
   Resume) starts again from the checkpoints. Nothing blocks the window.
-- Closing: `shutdown()` (on the application's aboutToQuit, and when the store closes) asks the child
-  to stop, waits STOP_GRACE_MS, then kills it. If the app itself dies, the child reads the end of
-  its stdin and stops: no orphans.
+- Closing: `shutdown()` (on the application's aboutToQuit) asks the child to stop, waits
+  STOP_GRACE_MS, then kills it; closing the store only asks it to stop (the window does not wait).
+  If the app itself dies, the child reads the end of its stdin and stops: no orphans.
+- The child runs at a lower CPU priority (`--background`: nice 10, or below-normal on Windows): on
+  a busy machine the window gets the core first; on an idle one the build runs at full speed.
 - The child gets the app's environment, so EXPLORER_*_DIR overrides reach it and it writes the same
   read database the app reads. Frozen (PyInstaller) it is `[sys.executable, "project", ...]`
   (entry.main dispatches sub-commands), else `[sys.executable, "-m", "explorer", "project", ...]`.
@@ -313,7 +315,7 @@ class ProjectionService(QObject):
     def _spawn(self, action: str, names: list[str] | None) -> None:
         store = self.context.store
         assert store is not None and self._child is None
-        args = ["--progress-json", "--control-stdin", "--linger", str(CHILD_LINGER_S)]
+        args = ["--progress-json", "--control-stdin", "--linger", str(CHILD_LINGER_S), "--background"]
         if action == "rebuild":
             args += ["--rebuild", ",".join(names) if names else "all"]
         argv = child_command(Path(store.path).resolve(), *args)
@@ -353,6 +355,8 @@ class ProjectionService(QObject):
             process.waitForFinished(2000)
 
     def _read_stderr(self, child: _Child) -> None:
+        if not isValid(child.process):  # the app is closing: the process object went first
+            return
         text = bytes(child.process.readAllStandardError().data()).decode(errors="replace")
         for line in text.splitlines():
             if line.strip():
@@ -360,6 +364,8 @@ class ProjectionService(QObject):
                 log.info("read models (child %s): %s", child.pid, line.rstrip())
 
     def _read_stdout(self, child: _Child, flush: bool = False) -> None:
+        if not isValid(child.process) or not isValid(self):
+            return
         child.buffer += bytes(child.process.readAllStandardOutput().data())
         *lines, child.buffer = child.buffer.split(b"\n")
         if flush and child.buffer.strip():
@@ -443,7 +449,7 @@ class ProjectionService(QObject):
             self._exited(child, -1, QProcess.ExitStatus.CrashExit)
 
     def _exited(self, child: _Child, code: int, status: QProcess.ExitStatus) -> None:
-        if not isValid(self):
+        if not isValid(self) or not isValid(child.process):
             return
         self._read_stdout(child, flush=True)
         self._read_stderr(child)

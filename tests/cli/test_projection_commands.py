@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,81 @@ def test_search(demo: tuple[Path, DemoSummary], capsys: pytest.CaptureFixture[st
     assert code == 1 and "nothing matches" in out
     code, _, err = run(capsys, "search", path, "  ")
     assert code == 2 and "give some text" in err
+
+
+# -- for programs: --progress-json, --control-stdin, --linger (how the app runs its read models) ----
+
+def json_lines(out: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_project_progress_json_reports_start_progress_and_done(demo: tuple[Path, DemoSummary],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "project", str(demo[0]), "--progress-json")
+    assert code == 0
+    lines = json_lines(out)  # every line is one JSON object, nothing else on stdout
+    assert [m["event"] for m in lines][0] == "started" and lines[-1]["event"] == "done"
+    assert {m["event"] for m in lines[1:-1]} <= {"progress"} and len(lines) >= 3
+    assert lines[1]["done"] == 0 and lines[1]["total"] == demo[1].events  # a bar starts at 0%
+    done = lines[-1]
+    assert done["action"] == "catch-up" and done["read"] == demo[1].events
+    assert done["checkpoints"] == dict.fromkeys(("analytics", "graph", "registry", "search"), demo[1].events)
+    assert all(m["state"] == "live" for m in done["read_models"])  # type: ignore[union-attr]
+
+    code, out, _ = run(capsys, "project", str(demo[0]), "--rebuild", "graph,registry", "--progress-json")
+    lines = json_lines(out)
+    assert code == 0 and lines[-1]["event"] == "done" and lines[-1]["names"] == ["graph", "registry"]
+    rebuilding = {m["name"] for line in lines if line["event"] == "progress"
+                  for m in line["read_models"] if m["state"] == "rebuilding"}  # type: ignore[union-attr]
+    assert rebuilding == {"graph", "registry"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--control-stdin"], "need --progress-json"),
+    (["--linger", "5"], "need --progress-json"),
+    (["--progress-json", "--json"], "cannot be combined"),
+    (["--progress-json", "--status-only"], "cannot be combined"),
+    (["--progress-json", "--linger", "-1"], "--linger must be"),
+    (["--rebuild", "graph,nonsense"], "no read model named 'nonsense'"),
+])
+def test_project_for_programs_bad_input(demo: tuple[Path, DemoSummary], capsys: pytest.CaptureFixture[str],
+                                        argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, "project", str(demo[0]), *argv)
+    assert code == 2 and out == "" and err.startswith("error:") and message in err
+
+
+def test_project_control_stdin_lingers_for_more_runs_and_cancels(demo: tuple[Path, DemoSummary]) -> None:
+    child = subprocess.Popen([sys.executable, "-m", "explorer", "project", str(demo[0]), "--progress-json",
+                              "--control-stdin", "--linger", "60"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+
+    def until_end() -> dict[str, object]:
+        while True:
+            line = json.loads(child.stdout.readline())  # type: ignore[union-attr]
+            if line["event"] in ("done", "cancelled", "stopped", "rejected"):
+                return line
+
+    def send(text: str) -> None:
+        child.stdin.write(text)  # type: ignore[union-attr]
+        child.stdin.flush()  # type: ignore[union-attr]
+
+    try:
+        assert until_end()["event"] == "done"  # the first run: a catch-up
+        send("rebuild search\n")
+        end = until_end()
+        assert end["event"] == "done" and end["names"] == ["search"]
+        send("rebuild registry\ncancel\n")  # read together: the cancel reaches the run before its first batch
+        end = until_end()
+        assert end["event"] == "cancelled" and end["action"] == "rebuild"
+        assert all(m["state"] == "live" and m["rebuild_checkpoint"] is None
+                   for m in end["read_models"])  # type: ignore[union-attr]
+        send("rebuild nonsense\n")
+        assert "no read model named" in str(until_end()["message"])
+        send("catch-up\n")
+        assert until_end()["event"] == "done"
+        send("stop\n")
+        assert child.wait(timeout=60) == 0  # stopped while idle: the last run's code
+    finally:
+        if child.poll() is None:
+            child.kill()

@@ -87,6 +87,7 @@ def test_catch_up_runs_in_a_child_and_the_panel_shows_it(qtbot, context: AppCont
     qtbot.waitUntil(lambda: all_live_at(panel, context.head) and context.checkpoints == dict.fromkeys(NAMES,
                                                                                                        context.head),
                     timeout=30000)
+    assert service.wait(20000)  # the run's end line (a progress line can show the head first)
     assert any(service.histories.get(name) for name in NAMES)  # the sparkline has samples
     assert service.child_peak_rss_mb is not None and service.child_peak_rss_mb > 0
     # The models the panel reports are in the read database the app reads (same EXPLORER_CACHE_DIR).
