@@ -572,7 +572,7 @@ def iter_entries(
 
     `emit_from` / `emit_to` yield only the entries of a part of the range while still folding
     from its start: the entries are exactly those of the whole run (explorer/reports/parallel.py
-    splits a large report this way). Folding alone skips the sentence, diff and hash: a third
+    splits a large report this way). Folding alone skips the sentence, diff and hash: a fifth
     of the work.
     """
     if resolved.empty:

@@ -6,7 +6,7 @@ hash, quoting), so a million-event CSV takes a minute on one core however lean t
 How: part k folds every event of the scope from the start of the range, as one whole run would,
 but lists only its own positions (`iter_entries(emit_from=, emit_to=)`). So its states, device
 names and sentences are exactly those of one whole run, and the output is the same byte for byte
-(tests/reports/test_parallel.py). Folding alone costs about a third of listing an event
+(tests/reports/test_parallel.py). Folding alone costs about a fifth of listing an event
 (FOLD_SHARE), so later parts, which fold more before they list, are given fewer positions, sized
 for every part to finish at about the same time (`plan_parts`). Each part writes its rows to a
 file of its own beside the report and returns its counts and digest lines; the parent copies the
@@ -44,7 +44,7 @@ from explorer.timetravel import TimeTravel
 
 PARALLEL_MIN_EVENTS = 200_000  # below this, starting processes costs more than it saves
 MAX_PARTS = 8
-FOLD_SHARE = 0.35  # folding an event / listing it, measured on the demo store (docs/benchmarks.md)
+FOLD_SHARE = 0.2  # CPU of folding an event / listing it as a CSV row: 8 / 42-48 µs on the demo store
 POLL_S = 0.1
 
 _progress: Any = None  # in a part's process: the shared array of positions done per part
