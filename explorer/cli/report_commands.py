@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--bookmarks", action="store_true",
                    help="include the store's saved bookmarks as annotations")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="processes that write a CSV of 200,000 events or more (default: one per core; 1: this one only)")
     p.set_defaults(handler=cmd_report)
 
 
@@ -52,7 +54,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CliError(f"{exc} (or name the output file .pdf, .html, .csv or .json)") from None
     if output.exists() and not args.force:
         raise CliError(f"{output}: already exists; choose another name or pass --force")
-    for flag, value in (("--from-position", args.from_position), ("--to-position", args.to_position)):
+    for flag, value in (("--from-position", args.from_position), ("--to-position", args.to_position),
+                        ("--jobs", args.jobs)):
         if value is not None and value < 1:
             raise CliError(f"{flag} must be 1 or more")
     scope = ReportScope(
@@ -76,7 +79,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             result = write_report(
                 store, scope, output, fmt=fmt, title=args.title, generated_by=args.by, bookmarks=bookmarks,
                 include_data=args.with_data, time_travel=TimeTravel(store, readdb),
-                progress=progress_printer(f"report ({fmt})"),
+                progress=progress_printer(f"report ({fmt})"), jobs=args.jobs,
             )
         except ReportError as exc:
             raise CliError(str(exc)) from None

@@ -118,12 +118,14 @@ def write_report(
     time_travel: TimeTravel | None = None,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
+    jobs: int | None = None,
     split: int | None = None,
 ) -> ReportResult:
     """Write one report; raise ReportError (bad input), ReportCancelled or OSError.
 
-    `split` sets how many processes write a CSV (None: one per core for a large range, see
-    explorer/reports/parallel.py; 1: this process only).
+    A CSV of a large range is written by several processes (explorer/reports/parallel.py):
+    `jobs` caps them (None: one per core; 1: this process only); `split` forces a number of
+    parts whatever the size of the range (tests and the self-test).
     """
     target = Path(path)
     kind = format_of(target, fmt)
@@ -131,7 +133,7 @@ def write_report(
                                    include_data=include_data, time_travel=time_travel)
     if kind == "csv":
         run = start_report(store, scope, **options)
-        parts = parallel.parts_for(run.resolved) if split is None else split
+        parts = split if split is not None else parallel.parts_for(run.resolved, cores=jobs)
         with _atomic(target, "w") as out:
             if parts > 1:  # a large report: one process per core (explorer/reports/parallel.py)
                 count = parallel.write_csv(run, out, parts=parts, workdir=target.parent, progress=progress,

@@ -92,6 +92,7 @@ def test_report_with_bookmarks_and_actor(copy: Path, made, tmp_path: Path, capsy
         (["--since", "yesterday", "-o", "{tmp}/a.json"], "not an ISO 8601"),
         (["-o", "{tmp}/missing/a.json"], "no such folder"),
         (["--connected-to", "ghost", "-o", "{tmp}/a.json"], "no stream or device 'ghost'"),
+        (["--jobs", "0", "-o", "{tmp}/a.json"], "--jobs must be 1 or more"),
     ],
 )
 def test_bad_input_gets_one_error_line(copy: Path, tmp_path: Path, args: list[str], message: str) -> None:
