@@ -28,7 +28,7 @@ from typing import Any
 import apsw
 
 from explorer.domain.iot import device as dev
-from explorer.projections.runner import Fact, Projection, live_prefix
+from explorer.projections.runner import Fact, Projection, has_indexes, live_prefix
 from explorer.store.readdb import ReadDatabase
 from explorer.store.sqlite import to_us
 
@@ -88,6 +88,7 @@ class CallAnalytics(Projection):
     version = 2
     event_types = (dev.CALL_REPORTED, dev.DEVICE_CONNECTED)
     tables = ("devices", "activity", "numbers")
+    indexes = {"activity_device": "activity (device_key, position)"}  # made by the runner
 
     def __init__(self, *, prefix: str) -> None:
         super().__init__(prefix=prefix)
@@ -101,7 +102,6 @@ class CallAnalytics(Projection):
                 position INTEGER PRIMARY KEY, device_key INTEGER NOT NULL, hour INTEGER NOT NULL,
                 kind INTEGER NOT NULL, direction TEXT, unknown INTEGER NOT NULL, night INTEGER NOT NULL,
                 in_hour INTEGER NOT NULL, at_us INTEGER NOT NULL, {', '.join(c + ' INTEGER NOT NULL' for c in _CUM)});
-            CREATE INDEX IF NOT EXISTS {p}activity_device ON {p}activity (device_key, position);
             CREATE TABLE IF NOT EXISTS {p}numbers (
                 device_key INTEGER NOT NULL, number TEXT NOT NULL, PRIMARY KEY (device_key, number)) WITHOUT ROWID;
         """)
@@ -230,12 +230,15 @@ def activity_at(readdb: ReadDatabase, position: int | None = None) -> list[Devic
     if p is None:
         return []
     at = position if position is not None else 1 << 62
-    raw = [
-        (sid, *cum) for sid, *cum in readdb.db.execute(
-            f"SELECT d.stream_id, {', '.join('a.' + c for c in _CUM)} FROM {p}devices d"
-            f" JOIN {p}activity a ON a.position = (SELECT max(position) FROM {p}activity x"
-            " WHERE x.device_key = d.device_key AND x.position <= ?)", (at,))
-    ]
+    columns = f"SELECT d.stream_id, {', '.join('a.' + c for c in _CUM)}"
+    if has_indexes(readdb, p, CallAnalytics):  # one seek per device
+        sql = (f"{columns} FROM {p}devices d JOIN {p}activity a ON a.position = (SELECT max(position)"
+               f" FROM {p}activity x WHERE x.device_key = d.device_key AND x.position <= ?)")
+    else:  # a build from nothing under way: one pass over the rows up to P, grouped by device
+        sql = (f"{columns} FROM (SELECT device_key, max(position) AS newest FROM {p}activity WHERE position <= ?"
+               f" GROUP BY device_key) l JOIN {p}devices d ON d.device_key = l.device_key"
+               f" JOIN {p}activity a ON a.position = l.newest")
+    raw = [(sid, *cum) for sid, *cum in readdb.db.execute(sql, (at,))]
     callers = [r for r in raw if r[1] >= MIN_CALLS]
     base_night = statistics.median(r[5] / r[1] for r in callers) if callers else 0.0
     base_unknown = statistics.median(r[4] / r[1] for r in callers) if callers else 0.0

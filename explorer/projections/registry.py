@@ -21,7 +21,7 @@ from typing import Any
 import apsw
 
 from explorer.domain.iot import device as dev
-from explorer.projections.runner import Fact, Projection, live_prefix
+from explorer.projections.runner import Fact, Projection, has_indexes, live_prefix
 from explorer.store.readdb import ReadDatabase
 
 FAR = 1 << 62  # "no position": later than any
@@ -74,6 +74,7 @@ class DeviceRegistry(Projection):
     version = 4
     event_types = dev.EVENT_TYPES
     tables = ("devices", "registry", "calls", "peers", "names")
+    indexes = {"registry_device": "registry (device_key, valid_from)", "calls_device": "calls (device_key, position)"}
 
     def __init__(self, *, prefix: str) -> None:
         super().__init__(prefix=prefix)
@@ -82,8 +83,8 @@ class DeviceRegistry(Projection):
     def setup(self, tx: apsw.Connection) -> None:
         p = self.prefix
         # The position is each history table's rowid: rows arrive in position order, so inserts
-        # append to the table's last page; only the small (device_key, position) indexes take
-        # random inserts.
+        # append to the table's last page. The (device_key, position) indexes (`indexes`) are made
+        # by the runner: at the end of a build from nothing, before that whenever it resumes.
         tx.execute(f"""
             CREATE TABLE IF NOT EXISTS {p}devices (
                 device_key INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE, device_id TEXT NOT NULL);
@@ -91,12 +92,10 @@ class DeviceRegistry(Projection):
                 valid_from INTEGER PRIMARY KEY, device_key INTEGER NOT NULL,
                 name TEXT, kind TEXT, owner TEXT, status TEXT, connections INTEGER NOT NULL,
                 seen_us INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS {p}registry_device ON {p}registry (device_key, valid_from);
             CREATE TABLE IF NOT EXISTS {p}calls (
                 position INTEGER PRIMARY KEY, device_key INTEGER NOT NULL,
                 calls_in INTEGER NOT NULL, calls_out INTEGER NOT NULL,
                 occurred_at TEXT, number TEXT, direction TEXT, seen_us INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS {p}calls_device ON {p}calls (device_key, position);
             CREATE TABLE IF NOT EXISTS {p}peers (
                 device_key INTEGER NOT NULL, peer_id TEXT NOT NULL, PRIMARY KEY (device_key, peer_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS {p}names (
@@ -180,23 +179,45 @@ class DeviceRegistry(Projection):
             tx.executemany(f"INSERT OR IGNORE INTO {p}names VALUES (?, ?)", names)
 
 
-def _select(p: str, where: str) -> str:
+def _select(p: str, where: str, *, indexed: bool = True) -> str:
     """Each device's newest registry row and newest call row at or before :at, and its next event
-    after :at (valid_to), for the devices `where` picks."""
-    return (
+    after :at (valid_to), for the devices `where` picks.
+
+    With the (device_key, position) indexes: four seeks per device. Without them (a build from
+    nothing under way): one pass over each table, grouped by device, instead of scans per device.
+    """
+    columns = (
         "SELECT d.stream_id, d.device_id, r.name, r.kind, r.owner, r.status, r.connections,"
         " c.calls_in, c.calls_out, c.occurred_at, c.number, c.direction,"
         " CASE WHEN c.position > r.valid_from THEN c.seen_us ELSE r.seen_us END,"
         " max(r.valid_from, coalesce(c.position, 0)),"
-        f" min(coalesce((SELECT min(valid_from) FROM {p}registry x WHERE x.device_key = d.device_key"
-        f"  AND x.valid_from > :at), {FAR}),"
-        f"  coalesce((SELECT min(position) FROM {p}calls y WHERE y.device_key = d.device_key"
-        f"  AND y.position > :at), {FAR}))"
-        f" FROM {p}devices d"
-        f" JOIN {p}registry r ON r.valid_from = (SELECT max(valid_from) FROM {p}registry x"
-        "  WHERE x.device_key = d.device_key AND x.valid_from <= :at)"
-        f" LEFT JOIN {p}calls c ON c.position = (SELECT max(position) FROM {p}calls y"
-        "  WHERE y.device_key = d.device_key AND y.position <= :at)"
+    )
+    if indexed:
+        return (
+            f"{columns} min(coalesce((SELECT min(valid_from) FROM {p}registry x WHERE x.device_key = d.device_key"
+            f"  AND x.valid_from > :at), {FAR}),"
+            f"  coalesce((SELECT min(position) FROM {p}calls y WHERE y.device_key = d.device_key"
+            f"  AND y.position > :at), {FAR}))"
+            f" FROM {p}devices d"
+            f" JOIN {p}registry r ON r.valid_from = (SELECT max(valid_from) FROM {p}registry x"
+            "  WHERE x.device_key = d.device_key AND x.valid_from <= :at)"
+            f" LEFT JOIN {p}calls c ON c.position = (SELECT max(position) FROM {p}calls y"
+            "  WHERE y.device_key = d.device_key AND y.position <= :at)"
+            f" WHERE r.status IS NOT NULL AND {where}"
+        )
+    return (
+        f"{columns} min(coalesce(nr.next, {FAR}), coalesce(nc.next, {FAR}))"
+        f" FROM (SELECT device_key, max(valid_from) AS newest FROM {p}registry WHERE valid_from <= :at"
+        "  GROUP BY device_key) lr"
+        f" JOIN {p}devices d ON d.device_key = lr.device_key"
+        f" JOIN {p}registry r ON r.valid_from = lr.newest"
+        f" LEFT JOIN (SELECT device_key, max(position) AS newest FROM {p}calls WHERE position <= :at"
+        "  GROUP BY device_key) lc ON lc.device_key = d.device_key"
+        f" LEFT JOIN {p}calls c ON c.position = lc.newest"
+        f" LEFT JOIN (SELECT device_key, min(valid_from) AS next FROM {p}registry WHERE valid_from > :at"
+        "  GROUP BY device_key) nr ON nr.device_key = d.device_key"
+        f" LEFT JOIN (SELECT device_key, min(position) AS next FROM {p}calls WHERE position > :at"
+        "  GROUP BY device_key) nc ON nc.device_key = d.device_key"
         f" WHERE r.status IS NOT NULL AND {where}"
     )
 
@@ -222,7 +243,8 @@ def registry_at(readdb: ReadDatabase, position: int | None = None) -> list[Regis
     if p is None:
         return []
     at = position if position is not None else FAR - 1
-    sql = _select(p, "1") + " ORDER BY r.name COLLATE NOCASE, d.stream_id"
+    sql = (_select(p, "1", indexed=has_indexes(readdb, p, DeviceRegistry))
+           + " ORDER BY r.name COLLATE NOCASE, d.stream_id")
     return [_row(v) for v in readdb.db.execute(sql, {"at": at})]
 
 
@@ -232,6 +254,8 @@ def device_at(readdb: ReadDatabase, stream_id: str, position: int | None = None)
     if p is None:
         return None
     at = position if position is not None else FAR - 1
+    # One device: the seek form is right either way (without the indexes each subquery is one
+    # pass over the rows up to :at, by position).
     values = readdb.db.execute(_select(p, "d.stream_id = :sid"), {"at": at, "sid": stream_id}).fetchone()
     return None if values is None else _row(values)
 

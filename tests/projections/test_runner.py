@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ import pytest
 from explorer.demo import DemoSummary
 from explorer.domain.iot import device as dev
 from explorer.projections import READ_MODELS, runner_for
+from explorer.projections.analytics import activity_at, hourly
 from explorer.projections.graph import graph_at
-from explorer.projections.registry import DeviceRegistry, registry_at
+from explorer.projections.registry import DeviceRegistry, device_at, registry_at
 from explorer.projections.runner import (
     CATCHING_UP,
     EMPTY,
@@ -31,6 +33,7 @@ from explorer.projections.runner import (
     Fact,
     RebuildCancelled,
     facts_of,
+    has_indexes,
     live_prefix,
 )
 from explorer.store.base_types import NO_STREAM
@@ -133,6 +136,47 @@ def test_a_run_split_anywhere_with_restarts_gives_the_same_tables(
     assert dump(ReadDatabase(path)) == dump(whole.readdb)
 
 
+class Stop(Exception):
+    pass
+
+
+def indexed(readdb: ReadDatabase) -> dict[str, bool]:
+    return {m.name: has_indexes(readdb, live_prefix(readdb, m.name) or "", m) for m in READ_MODELS if m.indexes}
+
+
+def test_a_build_from_nothing_makes_its_indexes_at_the_end_and_answers_meanwhile(
+        built: ProjectionRunner, tmp_path: Path) -> None:
+    """Indexes come after the bulk load; queries on the half-built, unindexed live generation (a
+    run stopped by an error, as a kill would) still give the answers of a complete build."""
+    runner = runner_for(built.store, ReadDatabase(tmp_path / "r.sqlite"))
+    runner.batch_size = 500
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        if done >= 1500:
+            raise Stop
+
+    with pytest.raises(Stop):
+        runner.catch_up(progress=progress)
+    assert {s.checkpoint for s in runner.status()} == {1500}
+    assert indexed(runner.readdb) == {"registry": False, "analytics": False}
+    half, done = runner.readdb, built.readdb
+    for position in (0, 1, 700, 1499, 1500):
+        # valid_to: the next event the model knows of; the half-built one knows none after 1500.
+        assert registry_at(half, position) == [
+            replace(r, valid_to=r.valid_to if r.valid_to and r.valid_to <= 1500 else None)
+            for r in registry_at(done, position)]
+        assert activity_at(half, position) == activity_at(done, position)
+    sid = registry_at(done, 1500)[0].stream_id
+    assert device_at(half, sid, 1500) == replace(device_at(done, sid, 1500), valid_to=None)
+    assert hourly(half, sid, 1500) == hourly(done, sid, 1500)
+    runner = runner_for(built.store, ReadDatabase(tmp_path / "r.sqlite"))  # resumes: indexes first
+    runner.catch_up()
+    assert indexed(runner.readdb) == {"registry": True, "analytics": True}
+    assert dump(runner.readdb) == dump(built.readdb)
+
+
 def test_facts_decode_only_the_data_and_damaged_data_becomes_empty() -> None:
     raw = [(1, "device-a", "device", 1, "T", 10, "id1", '{"x": 1}', "{broken", "h1"),
            (2, "device-a", "device", 2, "T", 20, "id2", "not json", "{}", "h2"),
@@ -208,6 +252,7 @@ def test_rebuild_builds_beside_keeps_the_old_model_readable_then_swaps(built: Pr
     assert during and during[0][0] == REBUILDING and during[0][1] == old_prefix
     new_prefix = live_prefix(reader, "registry")
     assert new_prefix != old_prefix
+    assert new_prefix is not None and has_indexes(reader, new_prefix, DeviceRegistry)  # swapped in complete
     assert registry_at(reader) == expected
     tables = {r[0] for r in runner.readdb.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not any(t.startswith(old_prefix) for t in tables)  # the old generation was dropped
@@ -302,7 +347,9 @@ def test_sigkill_mid_batch_then_resume_has_no_duplicate_or_missing_effect(
         runner.rebuild()  # resumes the generation the killed process was building
     else:
         assert all(0 < s.checkpoint < store.head().position for s in statuses)
+        assert indexed(runner.readdb) == {"registry": False, "analytics": False}  # killed mid-build
         runner.catch_up()
     assert all(s.state == LIVE for s in runner.status())
+    assert indexed(runner.readdb) == {"registry": True, "analytics": True}
     assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
 
