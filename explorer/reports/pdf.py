@@ -187,16 +187,20 @@ class _LaidTable:
                 layout.setCacheEnabled(cache or reuse)  # keep the shaped glyphs for the drawing
                 (self._kept if reuse else layouts).append(layout)
                 inner = self._inner[k]
-                lines, starts, widths = [], [], []
+                lines, starts, wide = [], [], []
+                # A word wider than the cell is cut at the cell's edge, as drawText(rect) did (a
+                # line that overshoots into the cell's padding, e.g. by a glyph's side bearing, is not).
+                limit = inner + PAD
                 layout.beginLayout()
                 while True:
                     line = layout.createLine()
                     if not line.isValid():
                         break
                     line.setLineWidth(inner)
+                    if line.naturalTextWidth() > limit:
+                        wide.append(len(lines))
                     lines.append(line)
                     starts.append(line.textStart())
-                    widths.append(line.naturalTextWidth())
                 layout.endLayout()
                 offset = 0
                 for text in todo:
@@ -205,8 +209,7 @@ class _LaidTable:
                     count = bisect_left(starts, offset, first) - first
                     if count > MAX_CELL_LINES:  # a longer cell is cut after its 4th line
                         count = MAX_CELL_LINES
-                    # A word wider than the cell is cut at the cell's edge, as drawText(rect) did.
-                    clip = max(widths[first:first + count]) > inner + 0.01
+                    clip = bool(wide) and any(first <= i < first + count for i in wide)
                     found[text] = (lines[first:first + count], count, clip)
                 if reuse:
                     seen.update(found)

@@ -1,0 +1,125 @@
+"""The PDF's tables: laid out once by Qt, column by column, and drawn from those same lines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pypdf
+import pytest
+from PySide6.QtCore import QMarginsF, QRectF, Qt
+from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
+
+from explorer.reports import pdf
+from explorer.reports.model import ReportScope, start_report
+from explorer.reports.writer import write_report
+
+_REPORT = SimpleNamespace(  # what the page decoration reads
+    header=SimpleNamespace(title="Tables", store_name="test", generated_at_utc="2026-01-01T00:00:00Z",
+                           generated_by="pytest"),
+    integrity=SimpleNamespace(event_list_digest="0" * 64),
+)
+
+ODD_ROWS = [
+    ["1", "2026-01-01 00:00:00.000001Z", "", "stream-with-a-very-long-name-that-wraps-anywhere v1", "Type", "me",
+     "a sentence\nwith its own line break", ""],
+    ["22", "2026-01-01 00:00:01Z", "2026-01-01 00:00:00Z", "s v2", "Type", "",
+     "Averyveryveryveryveryveryveryveryveryveryveryveryveryverylongwordthatdoesnotfit", "x"],
+    ["333", "", "", "s v3", "Type", "you", " ".join(f"word{i}" for i in range(80)), "é ü 漢字 emoji 🙂"],
+    ["4,444", "2026-01-01 00:00:02Z", "", "", "", "", "", ""],
+]
+
+
+def _image() -> QImage:
+    pdf.ensure_gui_application()
+    image = QImage(int(pdf.PAGE_W), int(pdf.PAGE_H), QImage.Format.Format_RGB32)
+    dpm = round(72 / 0.0254)
+    image.setDotsPerMeterX(dpm)
+    image.setDotsPerMeterY(dpm)
+    return image
+
+
+def _qt_height(flow: pdf._Flow, text: str, column: pdf.Column) -> float:
+    """The cell's height as QPainter.drawText(rect) would wrap it, cut after MAX_CELL_LINES lines."""
+    if not text:
+        return 0.0
+    fm = flow.fm(flow.f_small_mono if column.mono else flow.f_small)
+    flags = int((Qt.AlignRight if column.right else Qt.AlignLeft) | Qt.AlignTop
+                | (Qt.TextWrapAnywhere if column.wrap_anywhere else Qt.TextWordWrap))
+    height = fm.boundingRect(QRectF(0, 0, column.width - 2 * pdf.PAD, 1e6), flags, text).height()
+    step = -(-fm.height() // 1)  # lines are a rounded-up line height apart
+    cut = (pdf.MAX_CELL_LINES - 1) * step + fm.height()
+    return min(height, cut)
+
+
+def test_row_heights_are_qts_own_wrapping(store) -> None:
+    run = start_report(store, ReportScope())
+    rows = [pdf._event_cells(e, "") for e in run.entries(None, None)] + ODD_ROWS
+    flow = pdf._Flow(_image(), None, _REPORT, total_pages=0, new_page=lambda: None)
+    laid = pdf._LaidTable(flow, pdf.EVENT_COLUMNS, rows, header=True, key_bold=False)
+    assert laid.count == len(rows) > 1000
+    for n, row in enumerate(rows):
+        expected = max(_qt_height(flow, text, column) for text, column in zip(row, pdf.EVENT_COLUMNS))
+        assert laid.height(n) == pytest.approx(expected + 2 * pdf.PAD), (n, row)
+    cut = pdf.MAX_CELL_LINES
+    assert max(len(lines) for row in range(laid.count) for lines, _, _ in laid.cells(row)) == cut
+    # Types repeat: every row's type cell is drawn from the one laid-out line of that text.
+    type_lines = {id(laid.cells(n)[4][0]) for n in range(laid.count - len(ODD_ROWS))}
+    assert len(type_lines) == len({row[4] for row in rows[:-len(ODD_ROWS)]})
+
+
+def _table_pdf(path: Path, rows: list[list[str]]) -> str:
+    pdf.ensure_gui_application()
+    writer = QPdfWriter(str(path))
+    writer.setResolution(72)
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Landscape,
+                                     QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point))
+    layouts = pdf._Layouts()
+    columns = [pdf.Column("Key", 100), pdf.Column("Value", 200, wrap_anywhere=True), pdf.Column("Note", 100)]
+    for painter in (None, QPainter(writer)):  # count, then draw: the second pass reuses the layout
+        flow = pdf._Flow(writer, painter, _REPORT, total_pages=0, new_page=writer.newPage, layouts=layouts)
+        flow.table(columns, iter(rows))
+        if painter is not None:
+            painter.end()
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(str(path)).pages)
+
+
+def test_a_long_cell_is_cut_after_four_lines(tmp_path: Path) -> None:
+    lines = [f"line{i}" for i in range(1, 8)]
+    text = _table_pdf(tmp_path / "t.pdf", [["one", "short", "\n".join(lines)], ["two", "<b>not bold</b>", "n"]])
+    text = text.replace("\t", " ")
+    assert all(line in text for line in lines[:pdf.MAX_CELL_LINES])
+    assert not any(line in text for line in lines[pdf.MAX_CELL_LINES:])
+    assert "<b>not bold</b>" in text and "Key" in text and "two" in text
+
+
+def test_a_word_wider_than_its_cell_is_cut_at_the_cell_edge() -> None:
+    image = _image()
+    image.fill(Qt.GlobalColor.white)
+    painter = QPainter(image)
+    flow = pdf._Flow(image, painter, _REPORT, total_pages=0, new_page=lambda: None)
+    flow.table([pdf.Column("A", 60), pdf.Column("B", 200)], [["W" * 80, ""]], header=False, shade=False)
+    painter.end()
+    top = int(pdf.MARGIN + pdf.HEADER_H) + 1
+    inside = [image.pixelColor(x, y).lightness() for x in range(int(pdf.MARGIN) + 10, int(pdf.MARGIN) + 50)
+              for y in range(top, top + 8)]
+    beyond = [image.pixelColor(x, y).lightness() for x in range(int(pdf.MARGIN) + 62, int(pdf.MARGIN) + 250)
+              for y in range(top, top + 8)]
+    assert min(inside) < 128  # the word is drawn in its cell
+    assert min(beyond) > 240  # and not over the next one
+
+
+def test_rows_past_the_cached_ones_are_shaped_again_and_look_the_same(store, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def extract(path: Path) -> str:
+        text = "\n".join(page.extract_text() for page in pypdf.PdfReader(str(path)).pages)
+        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)", "GENERATED", text)
+
+    scope = ReportScope(to_position=100)  # pypdf takes a while for each page
+    cached = write_report(store, scope, tmp_path / "cached.pdf")
+    monkeypatch.setattr(pdf, "CACHED_ROWS", 40)
+    monkeypatch.setattr(pdf, "CHUNK_ROWS", 16)
+    uncached = write_report(store, scope, tmp_path / "uncached.pdf")
+    assert uncached.pages == cached.pages > 5
+    assert extract(tmp_path / "uncached.pdf") == extract(tmp_path / "cached.pdf")
