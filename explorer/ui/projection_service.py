@@ -122,6 +122,7 @@ class _Child:
         action: the run in progress ("catch-up" / "rebuild"), None while it lingers idle.
         names: the read models a rebuild builds (None: all).
         stopping: the service asked it to stop (its exit is no failure).
+        acknowledged: it said "started" for the run asked last (False between a command and its start).
     """
 
     process: QProcess
@@ -132,6 +133,8 @@ class _Child:
     buffer: bytes = b""
     stderr: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     stopping: bool = False
+    acknowledged: bool = False
+    runs: int = 0  # runs it finished
 
 
 class ProjectionService(QObject):
@@ -339,6 +342,8 @@ class ProjectionService(QObject):
 
     def _command(self, child: _Child, text: str) -> None:
         if child.process.state() == QProcess.ProcessState.Running:
+            if text.startswith(("catch-up", "rebuild")):
+                child.acknowledged = False
             child.process.write((text + "\n").encode())
 
     def _stop(self, child: _Child, wait_ms: int | None = None) -> None:
@@ -399,6 +404,7 @@ class ProjectionService(QObject):
             return  # a child of a store that is closed now: its news is stale
         if event == "started":
             child.action, child.names = message.get("action"), message.get("names")
+            child.acknowledged = True
         if rates:
             self._rates = rates
             for name, rate in rates.items():
@@ -415,6 +421,7 @@ class ProjectionService(QObject):
             return
         action = message.get("action")
         child.action = None
+        child.runs += 1
         checkpoints = {str(k): int(v) for k, v in (message.get("checkpoints") or {}).items()}
         self.context.set_checkpoints(checkpoints)
         self.models_advanced.emit(checkpoints)
@@ -459,6 +466,14 @@ class ProjectionService(QObject):
         self.child_exited.emit(child.pid)
         current = child.store is self.context.store
         was = child.action
+        if current and was is not None and child.runs and not child.acknowledged and status == QProcess.ExitStatus.NormalExit \
+                and code in (0, 1) and not child.stopping:
+            # It left (its linger time was up) just as it was asked for more: ask a new child.
+            if was == "rebuild":
+                self._pending = (child.names,)
+            else:
+                self._queued = True
+            was = None
         if current and was is not None:
             if child.stopping:  # stopped by us before it could say so (killed after the grace time)
                 if was == "rebuild" and self._pending is None:
