@@ -16,8 +16,9 @@ A projection's secondary indexes (`Projection.indexes`, e.g. (device_key, positi
 the end of a build from nothing, not kept up to date row by row: per-device keys take their inserts
 at thousands of places in the index, which cost SQLite about three times the insert of the row
 itself; one CREATE INDEX after the load is a sort. A generation therefore has its indexes except
-while one run builds it from position 1 (or after such a run was killed; the next run makes them
-before it applies anything, because resuming reads through them). Queries check `has_indexes`
+while one run builds it from position 1, or after such a run was stopped or killed (a stop ends at
+once, e.g. at app close): the next run makes them before it applies anything, because resuming
+reads through them. Queries check `has_indexes`
 and answer an unindexed generation with one scan instead of a seek per device.
 """
 
@@ -464,6 +465,7 @@ class ProjectionRunner:
               progress_of: str = "any") -> int:
         db = self.readdb.db
         read = 0
+        stopped = False
         started = time.perf_counter()
         types = {g.projection.name: frozenset(g.projection.event_types) for g in gens}
         pool = [g for g in gens if g.role == "building"] if progress_of == "building" else gens
@@ -483,6 +485,7 @@ class ProjectionRunner:
             if start > head:
                 break
             if cancelled is not None and cancelled():
+                stopped = True
                 break
             batch = self._read(start, head)
             if not batch:
@@ -511,8 +514,9 @@ class ProjectionRunner:
                 done = min((g.checkpoint for g in pool if not g.failed), default=last.position)
                 progress(done, head)
         self._swap_finished(gens, self.store.head().position)
-        for g in gens:  # a build from nothing is done (or paused): its indexes, one sort each
-            self._index(g)
+        if not stopped:  # a build from nothing is done: its indexes, one sort each
+            for g in gens:  # (a stopped run ends at once, e.g. at app close: the next run makes them first)
+                self._index(g)
         return read
 
     def _index(self, g: _Generation) -> None:

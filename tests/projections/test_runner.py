@@ -73,12 +73,14 @@ def test_status_before_and_after_catching_up(demo: tuple[Path, DemoSummary], tmp
     runner.catch_up(cancelled=iter([False, True]).__next__)  # one batch, then stop
     middle = runner.status()
     assert all(s.state == CATCHING_UP and 0 < s.checkpoint < head for s in middle)
+    assert indexed(runner.readdb) == {"registry": False, "analytics": False}  # a stop ends at once
     assert all(s.lag_events == head - s.checkpoint and s.lag_seconds > 0 for s in middle)
     seen: list[tuple[int, int]] = []
     runner.catch_up(progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (head, head) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     after = runner.status()
     assert all(s.state == LIVE and s.checkpoint == head and s.lag_events == 0 for s in after)
+    assert indexed(runner.readdb) == {"registry": True, "analytics": True}
     assert all(s.events_per_second > 0 for s in after)
     assert runner.checkpoints() == {m.name: head for m in READ_MODELS}
 
