@@ -211,6 +211,21 @@ def test_frozen_headless_commands_with_fts5(built: dict, tmp_path: Path) -> None
 
 
 @pytest.mark.slow
+def test_frozen_read_model_child(built: dict, tmp_path: Path) -> None:
+    """The app's projection service runs `[bundle executable, "project", STORE, ...]` when frozen."""
+    from explorer.ui.projection_service import CHILD_LINGER_S
+
+    store = tmp_path / "child.evstore"
+    assert _frozen(built, "demo", str(store), "--devices", "10", "--events", "300", env_dirs=tmp_path).returncode == 0
+    proc = _frozen(built, "project", str(store), "--progress-json", "--control-stdin", "--linger",
+                   str(CHILD_LINGER_S), "--background", env_dirs=tmp_path)  # stdin: none, so it stops at once
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert lines and lines[0]["event"] == "started", proc.stderr[-3000:]
+    assert lines[-1]["event"] in ("done", "stopped") and proc.returncode in (0, 130)
+    assert list((tmp_path / "cache" / "readmodels").glob("*.sqlite"))
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG paths")
 def test_frozen_app_keeps_the_demo_store_and_read_models_in_the_platform_dirs(built: dict, tmp_path: Path) -> None:
     made = _frozen(built, "demo", "--devices", "10", "--events", "200", home=tmp_path)
