@@ -190,8 +190,8 @@ class _Control:
 
     def listen(self) -> None:
         threading.Thread(target=self._read, name="project-control", daemon=True).start()
-        try:
-            signal.signal(signal.SIGTERM, lambda _sig, _frame: self.end())
+        try:  # only the flag: a handler must not take the queue's lock the main thread may hold
+            signal.signal(signal.SIGTERM, lambda _sig, _frame: self.stop.set())
         except (ValueError, OSError):  # not the main thread, or no such signal here
             pass
 
@@ -291,6 +291,20 @@ def _run_for_a_program(runner: ProjectionRunner, action: str, names: list[str] |
     return EXIT_CHECK_FAILED if any(s["state"] == FAILED for s in final) else 0
 
 
+def _next_request(control: _Control, linger: float) -> tuple[str, str] | None:
+    """The next run asked for within `linger` seconds; None at the end (time up, stop, SIGTERM)."""
+    deadline = time.monotonic() + linger
+    while not control.stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            return control.requests.get(timeout=min(left, 0.25))
+        except queue.Empty:
+            continue
+    return None
+
+
 def _project_for_a_program(args: argparse.Namespace) -> int:
     control = _Control()
     if args.control_stdin:
@@ -302,10 +316,7 @@ def _project_for_a_program(args: argparse.Namespace) -> int:
         action, names = ("rebuild", _rebuild_names(runner, args.rebuild)) if args.rebuild else ("catch-up", None)
         code = _run_for_a_program(runner, action, names, control)
         while not control.stop.is_set() and args.control_stdin and args.linger > 0:
-            try:
-                request = control.requests.get(timeout=args.linger)
-            except queue.Empty:
-                break
+            request = _next_request(control, args.linger)
             if request is None or control.stop.is_set():
                 break
             action = request[0]
