@@ -305,7 +305,7 @@ class _Flow:
         self.f_mono = _font("DejaVu Sans Mono", 7.5)
         self._metrics: dict[int, QFontMetricsF] = {}
         self._colours: dict[str, QColor] = {}
-        self._grid_pen = QPen(QColor("#bbbbbb"), 0.4)
+        self._grid = QColor("#bbbbbb")
         self._text_pen = QPen(QColor("#000000"))
         self.layouts = layouts if layouts is not None else _Layouts()
         self.layouts.rewind()
@@ -411,16 +411,16 @@ class _Flow:
     def _draw_row(self, laid: _LaidTable, n: int, h: float, *, fill: str | None) -> None:
         p = self.p
         if p is not None:
-            x = self.left
+            y = self.y
             if fill:
-                p.fillRect(QRectF(x, self.y, laid.total_w, h), self._colour(fill))
-            p.setPen(self._grid_pen)
-            p.drawLine(QPointF(x, self.y + h), QPointF(x + laid.total_w, self.y + h))
+                p.fillRect(QRectF(self.left, y, laid.total_w, h), self._colour(fill))
+            # The rule under the row as a thin rectangle: no pen to switch to and back.
+            p.fillRect(QRectF(self.left, y + h - 0.2, laid.total_w, 0.4), self._grid)
             p.setPen(self._text_pen)
             # Each cell's lines were laid out (shaped, wrapped) once: drawing them is only the PDF's
             # output. The row is drawn translated, so the line positions are the same for every row.
             base = p.worldTransform()
-            p.translate(0, self.y)
+            p.translate(0, y)
             for lines, points, clip in laid.cells(n):
                 if clip is not None:
                     p.save()
