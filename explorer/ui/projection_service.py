@@ -37,6 +37,7 @@ How it behaves:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -596,6 +597,14 @@ class ProjectionService(QObject):
 
 
 _SERVICES: weakref.WeakKeyDictionary[AppContext, ProjectionService] = weakref.WeakKeyDictionary()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    """At interpreter exit (a script, a test run: no aboutToQuit), end the children properly too."""
+    for service in list(_SERVICES.values()):
+        if isValid(service):
+            service.shutdown()
 
 
 def service_for(context: AppContext) -> ProjectionService:
