@@ -47,9 +47,10 @@ HEADER_H, FOOTER_H = 22.0, 20.0
 MAX_PDF_EVENTS = 100_000  # ~3,000 pages; beyond this a CSV or JSON report is the readable record
 MAX_CELL_LINES = 4
 CHUNK_ROWS = 128  # rows of one column laid out as one QTextLayout
-# Rows whose shaped glyphs are kept from the layout to the drawing (~10 KB a row of the event list);
-# rows past this are shaped again when drawn, so a 100,000-event PDF stays within a few hundred MB.
-CACHED_ROWS = 12_000
+# Rows of a table whose lines and shaped glyphs are kept from the counting to the drawing pass
+# (~13 KB a row of the event list); later rows keep only their heights and are laid out again when
+# drawn (a second layout: ~+20 % time for them), so a 100,000-event PDF needs no gigabyte.
+CACHED_ROWS = 10_000
 REUSED_TEXTS = 2_000  # distinct texts of a column kept for reuse (types, actors)
 DETAILED_STREAMS = 5  # up to this many streams get a start/end table each; more get one row each
 PAD = 2.5
@@ -225,11 +226,15 @@ class _LaidTable:
                         heights[n] = count * step + last
         return [h + 2 * PAD for h in heights], cells, layouts
 
-    def _chunk(self, c: int) -> tuple[list[float], list[list[_Cell]], list[QTextLayout]]:
+    def _chunk(self, c: int, *, drawing: bool = False) -> tuple[list[float], Any, Any]:
         found = self._chunks.get(c)
-        if found is None:
+        if found is None or (drawing and found[1] is None):
             a = c * CHUNK_ROWS
-            found = self._chunks[c] = self._lay(self._rows[a:a + CHUNK_ROWS], self._fonts, cache=a < CACHED_ROWS)
+            keep = drawing or a < CACHED_ROWS
+            found = self._lay(self._rows[a:a + CHUNK_ROWS], self._fonts, cache=keep)
+            if not keep:  # only the heights stay until the chunk is drawn (and laid out again)
+                found = (found[0], None, None)
+            self._chunks[c] = found
         return found
 
     def height(self, n: int) -> float:
@@ -241,7 +246,7 @@ class _LaidTable:
         if n < 0:
             assert self._head is not None
             return self._head[1][0]
-        return self._chunk(n // CHUNK_ROWS)[1][n % CHUNK_ROWS]
+        return self._chunk(n // CHUNK_ROWS, drawing=True)[1][n % CHUNK_ROWS]
 
     def drawn(self, n: int) -> None:
         """Row n is on the page: a chunk whose last row is drawn lets its layouts go."""
