@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -159,7 +159,9 @@ class _LaidTable:
                         for k, left in enumerate(lefts) for f in {id(f): f for f in (*self._fonts, flow.f_small_bold)}.values()}
         self._rows = rows
         self.count = len(rows)
-        self._chunks: dict[int, tuple[list[float], list[list[_Cell]], list[QTextLayout]]] = {}
+        # chunk -> (row heights, cells, layouts); (row heights, None, None) between the passes for
+        # rows past CACHED_ROWS
+        self._chunks: dict[int, tuple[list[float], Any, Any]] = {}
         self._seen: dict[tuple[int, int], dict[str, tuple[list[Any], int, bool]]] = {}
         self._kept: list[QTextLayout] = []  # the layouts of reused texts: as long as the table
         self._head = self._lay([[c.title for c in columns]], self._bold, cache=True) if header else None
