@@ -20,6 +20,14 @@ while one run builds it from position 1, or after such a run was stopped or kill
 once, e.g. at app close): the next run makes them before it applies anything, because resuming
 reads through them. Queries check `has_indexes`
 and answer an unindexed generation with one scan instead of a seek per device.
+
+Every write transaction of the read database starts as `BEGIN IMMEDIATE`: it takes the write lock
+first, waiting on the busy handler while another connection (the app's snapshot writes, a second
+runner) holds it. A transaction that starts as a read and then writes would get SQLITE_BUSY at once
+instead - SQLite does not wait for a lock upgrade, to avoid deadlock - in the middle of a
+projection's apply. A busy or locked read database is a transient condition of the database, never
+an event's failure: the batch rolls back and is tried again, and if the lock stays taken the run
+ends with `ReadDatabaseBusy` (the runner's error) and nothing recorded against any projection.
 """
 
 from __future__ import annotations
@@ -27,10 +35,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import apsw
 import orjson
@@ -42,6 +51,10 @@ from explorer.store.sqlite import from_us, to_us
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20000
+# Tries of one write transaction while the read database is locked; each waits the connection's
+# busy timeout (5 s by default) for the lock, so a run gives up after about 15 s of a lock held throughout.
+BUSY_ATTEMPTS = 3
+T = TypeVar("T")
 Progress = Callable[[int, int], None]
 Cancelled = Callable[[], bool]
 
@@ -255,6 +268,41 @@ class RebuildCancelled(Exception):
     """A rebuild was cancelled; the partial generation was dropped, the live one is untouched."""
 
 
+class ReadDatabaseBusy(apsw.BusyError):
+    """The read database stayed locked by another connection through every try: the run ended, the
+    unfinished batch rolled back (nothing applied twice or missed next time), no projection failed.
+
+    A subclass of apsw.BusyError, so callers that already retry a busy run keep doing so.
+    """
+
+
+# SQLITE_BUSY (another connection holds the lock) and SQLITE_LOCKED (a conflict inside this
+# connection or its shared cache): conditions of the read database, not of an event.
+_TRANSIENT = (apsw.BusyError, apsw.LockedError)
+
+
+@contextmanager
+def write_transaction(db: apsw.Connection) -> Iterator[None]:
+    """One write transaction: `BEGIN IMMEDIATE` ... COMMIT, ROLLBACK on any exception.
+
+    IMMEDIATE takes the write lock at the start, waiting on the busy handler (the busy timeout); a
+    deferred transaction that reads before it writes would instead fail with SQLITE_BUSY at once on
+    the lock upgrade. Inside an open transaction it is a savepoint (`with db`).
+    """
+    if db.in_transaction:
+        with db:
+            yield
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 def ensure_schema(readdb: ReadDatabase) -> None:
     readdb.db.execute(STATE_SCHEMA)
 
@@ -316,7 +364,8 @@ class ProjectionRunner:
     def _start_generation(self, name: str, role: str) -> _Generation:
         cls = self.projections[name]
         db = self.readdb.db
-        with db:
+
+        def start() -> _Generation:
             row = db.execute("SELECT max(generation) FROM projection_generations WHERE name = ?",
                              (name,)).fetchone()
             generation = (row[0] or 0) + 1
@@ -328,7 +377,9 @@ class ProjectionRunner:
                 " VALUES (?, ?, ?, ?, 0, ?)",
                 (name, generation, cls.version, role, int(time.time() * 1e6)),
             )
-        return _Generation(projection, generation, role, 0, False)
+            return _Generation(projection, generation, role, 0, False)
+
+        return self._write(start)
 
     def _generations(self, names: Iterable[str] | None = None) -> list[_Generation]:
         """The generations to feed: every live and building one (making missing ones)."""
@@ -447,23 +498,48 @@ class ProjectionRunner:
         """Drop the building generations of `names` (all by default)."""
         wanted = set(self.projections if names is None else names)
         db = self.readdb.db
-        with db:
+
+        def cancel() -> None:
             for name, generation, *_rest in self._rows():
                 if name in wanted and _rest[1] == "building":
                     self.projections[name](prefix=prefix_of(name, generation)).drop(db)
                     db.execute("DELETE FROM projection_generations WHERE name = ? AND generation = ?",
                                (name, generation))
 
+        self._write(cancel)
+
     def reset_failure(self, name: str) -> None:
         """Forget a failure (after the code was fixed) so the projection runs again."""
-        with self.readdb.db:
-            self.readdb.db.execute(
-                "UPDATE projection_generations SET failed_position = NULL, failed_type = NULL,"
-                " failed_error = NULL WHERE name = ?", (name,))
+        self._write(lambda: self.readdb.db.execute(
+            "UPDATE projection_generations SET failed_position = NULL, failed_type = NULL,"
+            " failed_error = NULL WHERE name = ?", (name,)))
+
+    # -- write transactions ----------------------------------------------------------------
+
+    def _write(self, body: Callable[[], T]) -> T:
+        """`body()` in one write transaction, tried again while the read database is busy or locked
+        (each try waits the busy timeout for the lock); ReadDatabaseBusy when it stays so."""
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                with write_transaction(self.readdb.db):
+                    return body()
+            except _TRANSIENT as exc:
+                self._busy(exc, attempt)
+        raise AssertionError("unreachable")  # _busy raises on the last attempt
+
+    def _busy(self, exc: apsw.Error, attempt: int) -> None:
+        """After a try that found the read database busy or locked (and rolled back): raise
+        ReadDatabaseBusy on the last try, else log it and wait a moment before the next."""
+        if attempt >= BUSY_ATTEMPTS:
+            timeout = self.readdb.db.execute("PRAGMA busy_timeout").fetchone()[0]
+            raise ReadDatabaseBusy(
+                f"the read database {self.readdb.path} stayed locked by another connection"
+                f" ({attempt} tries, each waiting up to {timeout / 1000:g} s): {exc}") from exc
+        log.warning("read database busy (%s); trying again (%d of %d)", exc, attempt + 1, BUSY_ATTEMPTS)
+        time.sleep(0.05 * attempt)  # the busy timeout already waited; this only spaces out LOCKED retries
 
     def _feed(self, gens: list[_Generation], *, cancelled: Cancelled | None, progress: Progress | None,
               progress_of: str = "any") -> int:
-        db = self.readdb.db
         read = 0
         stopped = False
         started = time.perf_counter()
@@ -491,18 +567,9 @@ class ProjectionRunner:
             if not batch:
                 break
             last = batch[-1]
-            last_us = last.recorded_us
-            batch_types = {e.type for e in batch}
-            with db:
-                for g in active:
-                    if g.checkpoint >= last.position:
-                        continue
-                    wanted = types[g.projection.name]
-                    if g.checkpoint < batch[0].position and batch_types <= wanted:
-                        todo = batch  # the usual case: the whole batch, no copy
-                    else:
-                        todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
-                    self._apply(g, todo, batch, last_us)
+            if not self._apply_batch(active, batch, types, cancelled):
+                stopped = True  # cancelled while the read database was locked: the batch rolled back
+                break
             read += len(batch)
             elapsed = time.perf_counter() - started
             rate = read / elapsed if elapsed > 0 else 0.0
@@ -519,11 +586,50 @@ class ProjectionRunner:
                 self._index(g)
         return read
 
+    def _apply_batch(self, active: list[_Generation], batch: list[Fact], types: dict[str, frozenset[str]],
+                     cancelled: Cancelled | None) -> bool:
+        """Apply one batch to every active generation in one write transaction, again while the
+        read database is busy or locked; False when cancelled while waiting (nothing applied)."""
+        db = self.readdb.db
+        last_us = batch[-1].recorded_us
+        batch_types = {e.type for e in batch}
+        before = [(g, g.checkpoint, g.failed) for g in active]
+        dirty = False  # a try rolled back after projections had applied part of it
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            began = False
+            try:
+                with write_transaction(db):
+                    began = True
+                    for g in active:
+                        if dirty and g.checkpoint > 0:
+                            g.projection.create_indexes(db)  # caches reload through them
+                        if g.checkpoint >= batch[-1].position:
+                            continue
+                        wanted = types[g.projection.name]
+                        if g.checkpoint < batch[0].position and batch_types <= wanted:
+                            todo = batch  # the usual case: the whole batch, no copy
+                        else:
+                            todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
+                        self._apply(g, todo, batch, last_us)
+                return True
+            except _TRANSIENT as exc:
+                # Rolled back: checkpoints and failures as before the batch; caches that saw part
+                # of it are dropped (they reload from the tables).
+                for g, checkpoint, failed in before:
+                    g.checkpoint, g.failed = checkpoint, failed
+                if began:
+                    dirty = True
+                    for g in active:
+                        g.projection.discard_caches()
+                if cancelled is not None and cancelled():
+                    return False
+                self._busy(exc, attempt)
+        raise AssertionError("unreachable")  # _busy raises on the last attempt
+
     def _index(self, g: _Generation) -> None:
         projection = g.projection
         if projection.indexes and not set(projection.indexes) <= _index_names(self.readdb.db, projection.prefix):
-            with self.readdb.db:
-                projection.create_indexes(self.readdb.db)
+            self._write(lambda: projection.create_indexes(self.readdb.db))
 
     def _apply(self, g: _Generation, todo: list[Fact], batch: list[Fact],
                last_us: int | None) -> None:
@@ -536,6 +642,8 @@ class ProjectionRunner:
                 self._save_checkpoint(g, last_position, last_us)
             g.checkpoint = last_position
             return
+        except _TRANSIENT:
+            raise  # the read database's condition, not the batch's: the whole batch is tried again
         except Exception:  # noqa: BLE001 - find the event that fails, apply the ones before it
             g.projection.discard_caches()
             g.projection.create_indexes(db)  # caches reload through them
@@ -545,6 +653,8 @@ class ProjectionRunner:
                     g.projection.apply([event], db)
                     self._save_checkpoint(g, event.position, event.recorded_us)
                 g.checkpoint = event.position
+            except _TRANSIENT:
+                raise  # never an event's failure (see _apply_batch)
             except Exception as exc:  # noqa: BLE001 - recorded and shown; other projections go on
                 g.projection.discard_caches()
                 # Everything before the failing event is applied (events it does not handle included).
@@ -563,7 +673,7 @@ class ProjectionRunner:
                 g.failed = True
                 return
         # Every event applied alone: the failure came from the batch as a whole; move on.
-        with db:
+        with db:  # inside the batch's transaction: a savepoint
             self._save_checkpoint(g, last_position, last_us)
         g.checkpoint = last_position
 
@@ -581,15 +691,20 @@ class ProjectionRunner:
             if g.role != "building" or g.failed or g.checkpoint < head:
                 continue
             name = g.projection.name
-            with db:
+            olds = [o for o in gens if o.projection.name == name and o.role == "live"]
+
+            def swap(g: _Generation = g, name: str = name, olds: list[_Generation] = olds) -> None:
                 g.projection.create_indexes(db)  # readers get it complete, indexes included
-                for old in [o for o in gens if o.projection.name == name and o.role == "live"]:
+                for old in olds:
                     old.projection.drop(db)
                     db.execute("DELETE FROM projection_generations WHERE name = ? AND generation = ?",
                                (name, old.generation))
-                    gens.remove(old)
                 db.execute("UPDATE projection_generations SET role = 'live' WHERE name = ? AND generation = ?",
                            (name, g.generation))
+
+            self._write(swap)
+            for old in olds:
+                gens.remove(old)
             g.role = "live"
 
 

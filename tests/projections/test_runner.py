@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from explorer.projections.runner import (
     Projection,
     ProjectionRunner,
     Fact,
+    ReadDatabaseBusy,
     RebuildCancelled,
     facts_of,
     has_indexes,
@@ -355,3 +357,123 @@ def test_sigkill_mid_batch_then_resume_has_no_duplicate_or_missing_effect(
     assert indexed(runner.readdb) == {"registry": True, "analytics": True}
     assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
 
+
+
+# -- a locked read database is the runner's condition, never an event's failure ------------------
+
+
+def _grown_copy(demo: tuple[Path, DemoSummary], tmp_path: Path) -> tuple[SQLiteEventStore, ProjectionRunner]:
+    """A writable copy of the demo store with its read models caught up (indexes made), then 7 new
+    devices appended: the next catch-up has exactly one batch to apply, and only that one writes."""
+    path = tmp_path / "busy.evstore"
+    path.write_bytes(demo[0].read_bytes())
+    store = SQLiteEventStore.open(path)
+    runner = runner_for(store, ReadDatabase(tmp_path / "r.sqlite"))
+    runner.catch_up()
+    _grow(store, 7)
+    return store, runner
+
+
+def _trace_begins(runner: ProjectionRunner) -> threading.Event:
+    """Set when the runner's connection starts `BEGIN IMMEDIATE` (it then waits for the lock)."""
+    began = threading.Event()
+
+    def trace(_cursor: apsw.Cursor, sql: str, _bindings: Any) -> bool:
+        if sql.lstrip().upper().startswith("BEGIN IMMEDIATE"):
+            began.set()
+        return True
+
+    runner.readdb.db.exec_trace = trace
+    return began
+
+
+def _hold_write_lock(path: Path) -> apsw.Connection:
+    """Another connection that takes the read database's write lock and writes under it (as the
+    app's snapshot cache does): a read transaction of the runner could not become a write after it."""
+    other = apsw.Connection(str(path))
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO snapshots VALUES ('device-x', 'Device', 1, '{}')")
+    return other
+
+
+def test_a_locked_read_database_makes_the_batch_wait_and_then_succeed(
+        demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    store, runner = _grown_copy(demo, tmp_path)
+    runner.readdb.db.setbusytimeout(30_000)  # the test releases the lock itself, long before
+    began = _trace_begins(runner)
+    other = _hold_write_lock(runner.readdb.path)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["read"] = runner.catch_up()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    try:
+        thread.start()
+        assert began.wait(20), "the runner never began its batch as a write transaction"
+        assert thread.is_alive()  # it cannot have applied anything: the lock is ours
+        reader = apsw.Connection(str(runner.readdb.path), flags=apsw.SQLITE_OPEN_READONLY)
+        assert {r[0] for r in reader.execute("SELECT checkpoint FROM projection_generations")} == {
+            store.head().position - 13}
+    finally:
+        other.execute("COMMIT")  # a real write lands between the runner's start and its batch
+    thread.join(60)
+    assert not thread.is_alive() and "error" not in outcome, outcome.get("error")
+    assert outcome["read"] == 13
+    head = store.head().position
+    assert all(s.state == LIVE and s.failure is None and s.checkpoint == head for s in runner.status())
+    assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
+
+
+def test_a_lock_that_stays_ends_the_run_with_the_runners_error_and_no_failure(
+        demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    store, runner = _grown_copy(demo, tmp_path)
+    before = runner.checkpoints()
+    runner.readdb.db.setbusytimeout(100)  # each of the BUSY_ATTEMPTS tries waits this long
+    began = _trace_begins(runner)
+    other = _hold_write_lock(runner.readdb.path)
+    try:
+        with pytest.raises(ReadDatabaseBusy, match="stayed locked by another connection") as raised:
+            runner.catch_up()
+    finally:
+        other.execute("ROLLBACK")
+    assert began.is_set() and isinstance(raised.value, apsw.BusyError)  # callers' `except BusyError` still hold
+    assert runner.checkpoints() == before
+    assert all(s.failure is None and s.state == CATCHING_UP for s in runner.status())
+    runner.catch_up()  # the lock is gone: the same run now succeeds
+    assert all(s.state == LIVE and s.failure is None for s in runner.status())
+    assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
+
+
+class Interrupted(DeviceRegistry):
+    """The registry, whose apply meets a busy or locked read database on its `hit`-th call and the
+    one after (a batch tried again, or one event of it), after the projections before it in the
+    batch applied their part (and filled their caches)."""
+
+    error: type[apsw.Error] = apsw.BusyError
+    hit = 2
+    calls = 0
+
+    def apply(self, batch: Sequence[Fact], tx: apsw.Connection) -> None:
+        Interrupted.calls += 1
+        super().apply(batch, tx)  # half done: its own caches saw the batch too
+        if Interrupted.calls in (Interrupted.hit, Interrupted.hit + 1):
+            raise Interrupted.error("database is locked")
+
+
+@pytest.mark.parametrize("error", [apsw.BusyError, apsw.LockedError])
+def test_busy_or_locked_inside_an_apply_is_retried_never_recorded_as_a_failure(
+        demo: tuple[Path, DemoSummary], tmp_path: Path, error: type[apsw.Error]) -> None:
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    Interrupted.error, Interrupted.calls = error, 0
+    models = [Interrupted if m is DeviceRegistry else m for m in READ_MODELS]
+    runner = ProjectionRunner(store=store, readdb=ReadDatabase(tmp_path / "r.sqlite"), projections=models,
+                              batch_size=700)
+    runner.catch_up()
+    assert Interrupted.calls > Interrupted.hit + 1  # it met the error twice, and the batch was applied again
+    head = store.head().position
+    assert all(s.state == LIVE and s.failure is None and s.checkpoint == head for s in runner.status())
+    assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")  # nothing twice, nothing missed
