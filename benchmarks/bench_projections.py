@@ -121,7 +121,7 @@ def bench_graph_query(runner: ProjectionRunner) -> None:
           f" (goal p95 <= 20 ms); edges per answer: median {statistics.median(sizes):,.0f}, max {max(sizes):,}")
     # Baseline 1: the previous implementation (before the in-memory edge mirror): the R*Tree
     # stabbing query joined to the edges, device keys mapped to stream ids through a dict.
-    from explorer.projections.graph import DeviceGraph
+    from explorer.projections.graph import NODES_AT, DeviceGraph
     from explorer.projections.runner import live_prefix
     pre = live_prefix(runner.readdb, DeviceGraph.name)
     db = runner.readdb.db
@@ -130,8 +130,7 @@ def bench_graph_query(runner: ProjectionRunner) -> None:
     for _ in range(200):
         p = rng.randint(1, head)
         started = time.perf_counter()
-        tuple(db.execute(f"SELECT stream_id FROM {pre}nodes WHERE appeared <= ? AND (removed IS NULL OR removed > ?)"
-                         " ORDER BY stream_id", (p, p)))
+        tuple(db.execute(NODES_AT.format(p=pre), (p,)))  # the devices: the same query graph_at makes
         pairs = db.execute(f"SELECT e.src, e.dst FROM {pre}spans s JOIN {pre}edges e ON e.edge_id = s.edge_id"
                            " WHERE s.lo <= ?1 AND s.hi > ?1", (p,)).fetchall()
         tuple((names[a], names[b]) for a, b in pairs)

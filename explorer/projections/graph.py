@@ -1,7 +1,10 @@
 """The device-connection graph read model (temporal) and the graph queries.
 
 Edges keep the positions at which they appeared and disappeared; an R*Tree over those intervals
-makes "the graph as of P" one indexed stabbing query. Connectivity questions (devices connected to
+makes "the graph as of P" one indexed stabbing query. A device is in the graph over each interval
+from a registration to the decommission after it: as the Device fold says (its status is "active"),
+a device may have several such intervals (registered again after a decommission) or none (only
+decommissioned, or only named by a peer's connection), whatever order the store holds its events in. Connectivity questions (devices connected to
 a device, the path between two devices, connected components) treat connections as undirected and
 run in memory on the graph as of P.
 """
@@ -30,37 +33,44 @@ class DeviceGraph(Projection):
 
     name = "graph"
     title = "Device-connection graph"
-    version = 3
+    version = 4  # 4: one presence interval per registration (3 kept one per device)
     event_types = (dev.DEVICE_REGISTERED, dev.DEVICE_CONNECTED, dev.DEVICE_DISCONNECTED, dev.DEVICE_DECOMMISSIONED)
-    tables = ("nodes", "edges", "spans")
+    tables = ("nodes", "presence", "edges", "spans")
 
     def __init__(self, *, prefix: str) -> None:
         super().__init__(prefix=prefix)
         self._keys: dict[str, int] = {}
         self._open: dict[tuple[int, int], int] | None = None  # (src, dst) -> edge id of open edges
+        self._present: dict[int, int] = {}  # device key -> its open presence interval (loaded with _open)
         self._next_key = 0
         self._next_edge = 0
+        self._next_presence = 0
 
     def setup(self, tx: apsw.Connection) -> None:
         p = self.prefix
         tx.execute(f"""
             CREATE TABLE IF NOT EXISTS {p}nodes (
-                device_key INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE,
-                appeared INTEGER, removed INTEGER);
+                device_key INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE);
+            CREATE TABLE IF NOT EXISTS {p}presence (
+                presence_id INTEGER PRIMARY KEY, device_key INTEGER NOT NULL,
+                appeared INTEGER NOT NULL, removed INTEGER);
             CREATE TABLE IF NOT EXISTS {p}edges (
                 edge_id INTEGER PRIMARY KEY, src INTEGER NOT NULL, dst INTEGER NOT NULL,
                 appeared INTEGER NOT NULL, disappeared INTEGER);
-                        CREATE VIRTUAL TABLE IF NOT EXISTS {p}spans USING rtree_i32(edge_id, lo, hi);
+            CREATE VIRTUAL TABLE IF NOT EXISTS {p}spans USING rtree_i32(edge_id, lo, hi);
         """)
 
     def discard_caches(self) -> None:
         self._keys.clear()
         self._open = None
+        self._present.clear()
 
     def _load(self, tx: apsw.Connection) -> dict[tuple[int, int], int]:
         p = self.prefix
         self._open = {(a, b): e for e, a, b in tx.execute(
             f"SELECT edge_id, src, dst FROM {p}edges WHERE disappeared IS NULL")}
+        self._present = dict(tx.execute(f"SELECT device_key, presence_id FROM {p}presence WHERE removed IS NULL"))
+        self._next_presence = (tx.execute(f"SELECT max(presence_id) FROM {p}presence").fetchone()[0] or 0) + 1
         self._next_key = (tx.execute(f"SELECT max(device_key) FROM {p}nodes").fetchone()[0] or 0) + 1
         self._next_edge = (tx.execute(f"SELECT max(edge_id) FROM {p}edges").fetchone()[0] or 0) + 1
         return self._open
@@ -81,8 +91,9 @@ class DeviceGraph(Projection):
     def apply(self, batch: Sequence[Fact], tx: apsw.Connection) -> None:
         p = self.prefix
         open_edges = self._open if self._open is not None else self._load(tx)
+        present = self._present
         new_nodes: list[tuple[int, str]] = []
-        appeared: list[tuple[int, int]] = []
+        appeared: list[tuple[int, int, int]] = []
         removed: list[tuple[int, int]] = []
         new_edges: list[tuple[int, int, int, int]] = []
         closed: list[tuple[int, int]] = []
@@ -101,17 +112,22 @@ class DeviceGraph(Projection):
                 if edge is not None:
                     closed.append((position, edge))
             elif etype == dev.DEVICE_REGISTERED:
-                appeared.append((position, src))
+                if src not in present:  # registered again while active: it stays, as in the fold
+                    present[src] = self._next_presence
+                    appeared.append((self._next_presence, src, position))
+                    self._next_presence += 1
             elif etype == dev.DEVICE_DECOMMISSIONED:
-                removed.append((position, src))
-        # Inserts before updates: an edge may open and close within one batch.
+                interval = present.pop(src, None)
+                if interval is not None:  # a decommission of a device not in the graph changes nothing
+                    removed.append((position, interval))
+        # Inserts before updates: an edge (or a presence) may open and close within one batch.
         tx.executemany(f"INSERT INTO {p}nodes (device_key, stream_id) VALUES (?, ?)", new_nodes)
+        tx.executemany(f"INSERT INTO {p}presence (presence_id, device_key, appeared) VALUES (?, ?, ?)", appeared)
         tx.executemany(f"INSERT INTO {p}edges (edge_id, src, dst, appeared) VALUES (?, ?, ?, ?)", new_edges)
         tx.executemany(f"INSERT INTO {p}spans VALUES (?, ?, {OPEN})", [(e, pos) for e, _a, _b, pos in new_edges])
         tx.executemany(f"UPDATE {p}edges SET disappeared = ? WHERE edge_id = ?", closed)
         tx.executemany(f"UPDATE {p}spans SET hi = ? WHERE edge_id = ?", closed)
-        tx.executemany(f"UPDATE {p}nodes SET appeared = ? WHERE device_key = ? AND appeared IS NULL", appeared)
-        tx.executemany(f"UPDATE {p}nodes SET removed = ? WHERE device_key = ?", removed)
+        tx.executemany(f"UPDATE {p}presence SET removed = ? WHERE presence_id = ?", removed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +157,11 @@ class GraphAt:
         return self._adjacency
 
 
+# The devices in the graph as of ?1: one presence interval at most per device holds P.
+NODES_AT = ("SELECT n.stream_id FROM {p}presence s JOIN {p}nodes n ON n.device_key = s.device_key"
+            " WHERE s.appeared <= ?1 AND (s.removed IS NULL OR s.removed > ?1) ORDER BY n.stream_id")
+
+
 def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
     """The graph as of `position` (None: as of the checkpoint).
 
@@ -155,9 +176,7 @@ def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
         return GraphAt(position or 0, (), ())
     at = min(position if position is not None else OPEN - 1, OPEN - 1)
     db = readdb.db
-    nodes = tuple(r[0] for r in db.execute(
-        f"SELECT stream_id FROM {p}nodes WHERE appeared <= ? AND (removed IS NULL OR removed > ?)"
-        " ORDER BY stream_id", (at, at)))
+    nodes = tuple(r[0] for r in db.execute(NODES_AT.format(p=p), (at,)))
     with _EDGE_LOCK:  # workers on several threads may ask at once; the mirror is updated in place
         cache = _edge_cache(readdb, p)
         n = len(cache.pairs)

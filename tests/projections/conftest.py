@@ -45,10 +45,10 @@ def _call(direction: str, number: object, hour: int) -> tuple[str, dict[str, obj
 def odd_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with histories the decider would refuse: calls, connections and a rename before a
     registration, a second registration, events after a decommission, a device with calls only,
-    a registration without a name, an empty number and one that is not a string. One event per append, streams
+    a registration without a name, an empty number and one that is not a string, a decommission
+    before a registration, a registration after a decommission, a connection to a device that was
+    never registered and one to a decommissioned device. One event per append, streams
     interleaved, so every batch size cuts them differently."""
-    # (Not here: a decommission before a registration. The graph keeps one interval per node, so a
-    # device registered after its decommission would not come back as the fold says.)
     a, b, c, d = ODD
     bid = dev.device_id_of(b)
     script: list[tuple[str, tuple[str, dict[str, object]]]] = [
@@ -56,6 +56,7 @@ def odd_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (a, (dev.DEVICE_CONNECTED, {"peer_id": bid})),
         (a, (dev.DEVICE_RENAMED, {"name": "pre-name"})),
         (c, _call("out", 5551234, 3)),
+        (d, (dev.DEVICE_DECOMMISSIONED, {"reason": "before it was registered"})),
         (a, (dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(a), "name": "alpha", "kind": "sensor",
                                      "owner": "ops"})),
         (b, (dev.DEVICE_REGISTERED, {"device_id": bid, "name": "bravo", "kind": "camera", "owner": "sec"})),
@@ -76,6 +77,14 @@ def odd_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (a, _call("in", "+1 555 0103", 5)),
         (d, (dev.DEVICE_CONNECTED, {"peer_id": bid})),
         (b, _call("out", "+1 555 0104", 0)),
+        (a, (dev.DEVICE_CONNECTED, {"peer_id": bid})),  # a decommissioned device connects again
+        (d, (dev.DEVICE_CONNECTED, {"peer_id": dev.device_id_of(c)})),  # c is never registered
+        (d, (dev.DEVICE_DECOMMISSIONED, {"reason": "retired"})),
+        (d, (dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(d), "name": "delta-again", "kind": "gateway",
+                                     "owner": "ops"})),
+        (d, (dev.DEVICE_DECOMMISSIONED, {"reason": "retired again"})),
+        (d, (dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(d), "name": "delta-3", "kind": "gateway",
+                                     "owner": "ops"})),
     ]
     path = tmp_path_factory.mktemp("proj-odd") / "odd.evstore"
     with SQLiteEventStore.create(path) as store:

@@ -1,17 +1,34 @@
-"""Graph read model and queries: a fold oracle, hand-checked fixtures, and networkx on random graphs."""
+"""Graph read model and queries: a fold oracle (on the demo store and on generated histories the
+decider would refuse), hand-checked fixtures, and networkx on random graphs."""
 
 from __future__ import annotations
 
 import random
+import tempfile
+from pathlib import Path
 
 import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.projections.graph import GraphAt, all_edges, all_nodes, components, connected_to, graph_at, path
+from explorer.domain.iot import device as dev
+from explorer.projections.graph import (
+    DeviceGraph,
+    GraphAt,
+    all_edges,
+    all_nodes,
+    components,
+    connected_to,
+    graph_at,
+    path,
+)
 from explorer.projections.layout import force_layout
-from explorer.projections.runner import ProjectionRunner
+from explorer.projections.runner import LIVE, ProjectionRunner
+from explorer.store.base_types import ANY
+from explorer.store.readdb import ReadDatabase
+from explorer.store.records import NewEvent, RecordedEvent
+from explorer.store.sqlite import SQLiteEventStore
 from tests.helpers.folds import graph_fold
 
 
@@ -110,3 +127,77 @@ def test_graph_as_of_stays_right_while_the_model_grows(built: ProjectionRunner, 
         if at >= len(events):
             break
     assert checked > 20
+
+
+# -- histories the decider refuses, as stores written by other tools can hold them ------------------
+
+DEVICES = [dev.device_stream(f"00000000-0000-4000-8000-0000000000{i:02d}") for i in range(4)]
+# Peers: the four devices and two ids that never have a stream of their own (unknown devices).
+PEERS = [dev.device_id_of(s) for s in DEVICES] + ["00000000-0000-4000-8000-000000000098",
+                                                   "00000000-0000-4000-8000-000000000099"]
+KINDS = ("register", "decommission", "connect", "disconnect", "rename", "call")
+
+
+def _event(kind: str, stream: str, peer: str) -> NewEvent:
+    if kind == "register":
+        return NewEvent(dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(stream), "name": "n", "kind": "sensor",
+                                                "owner": "o"})
+    if kind == "decommission":
+        return NewEvent(dev.DEVICE_DECOMMISSIONED, {"reason": "r"})
+    if kind in ("connect", "disconnect"):
+        return NewEvent(dev.DEVICE_CONNECTED if kind == "connect" else dev.DEVICE_DISCONNECTED, {"peer_id": peer})
+    if kind == "rename":
+        return NewEvent(dev.DEVICE_RENAMED, {"name": "m"})
+    return NewEvent(dev.CALL_REPORTED, {"direction": "in", "number": "1", "duration_s": 1,
+                                        "occurred_at": "2026-10-01T02:00:00Z"})
+
+
+histories = st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, len(DEVICES) - 1),
+                               st.integers(0, len(PEERS) - 1)), max_size=45)
+
+
+def decider_fold(events: list[RecordedEvent], position: int) -> tuple[set[str], set[tuple[str, str]]]:
+    """The graph the Device aggregate's own fold (dev.evolve) gives as of `position`: the devices
+    whose status is "active" and each device's peers."""
+    states: dict[str, dict] = {}
+    for event in events[:position]:
+        states[event.stream_id] = dev.evolve(states.get(event.stream_id) or dev.initial_state(), event.type,
+                                             event.data)
+    nodes = {sid for sid, state in states.items() if state["status"] == "active"}
+    edges = {(sid, dev.device_stream(peer)) for sid, state in states.items() for peer in state["peers"]}
+    return nodes, edges
+
+
+@settings(max_examples=60, deadline=None)
+@given(history=histories, batch_size=st.sampled_from([1, 2, 3, 7, 1000]), restart=st.booleans())
+def test_graph_of_any_history_equals_the_fold_at_every_position(history: list[tuple[str, int, int]],
+                                                                   batch_size: int, restart: bool) -> None:
+    """Re-registration, decommission before registration, events after a decommission, connections
+    to unknown and to decommissioned devices, in any order and cut into any batches (with a new
+    runner, i.e. caches reloaded from the tables, after every batch when `restart`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "h.evstore"
+        with SQLiteEventStore.create(path) as store:
+            for kind, device, peer in history:
+                store.append(DEVICES[device], dev.STREAM_TYPE, [_event(kind, DEVICES[device], PEERS[peer])], ANY)
+        store = SQLiteEventStore.open(path, read_only=True)
+        readdb = ReadDatabase(Path(tmp) / "r.sqlite")
+        try:
+            runner = ProjectionRunner(store=store, readdb=readdb, projections=[DeviceGraph], batch_size=batch_size)
+            while True:
+                runner.catch_up(cancelled=iter([False, True]).__next__ if restart else None)
+                if all(s.state == LIVE for s in runner.status()):
+                    break
+                runner = ProjectionRunner(store=store, readdb=readdb, projections=[DeviceGraph],
+                                          batch_size=batch_size)
+            events = list(store.read_all())
+            for position in range(len(events) + 1):
+                nodes, edges = graph_fold(events, position)
+                assert (nodes, edges) == decider_fold(events, position)  # the oracle is the domain's fold
+                g = graph_at(readdb, position)
+                assert set(g.nodes) == nodes and len(g.nodes) == len(nodes)
+                assert sorted(g.edges) == sorted(edges)
+            assert graph_at(readdb).nodes == graph_at(readdb, len(events)).nodes  # as of the checkpoint
+        finally:
+            readdb.close()
+            store.close()
