@@ -1,10 +1,12 @@
-"""Fixtures of the read-model tests: one small demo store per session, and its read models."""
+"""Fixtures of the read-model tests: one small demo store per session, and its read models; a
+store of odd histories; generated histories the Device decider would refuse."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from explorer.demo import DemoSummary
 from explorer.domain.iot import device as dev
@@ -91,3 +93,40 @@ def odd_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for stream_id, (etype, data) in script:
             store.append(stream_id, dev.STREAM_TYPE, [NewEvent(etype, data)], ANY)
     return path
+
+
+# -- generated histories the decider refuses, as stores written by other tools can hold them ------
+
+DEVICES = [dev.device_stream(f"00000000-0000-4000-8000-0000000000{i:02d}") for i in range(4)]
+# Peers: the four devices and two ids that never have a stream of their own (unknown devices).
+PEERS = [dev.device_id_of(s) for s in DEVICES] + ["00000000-0000-4000-8000-000000000098",
+                                                   "00000000-0000-4000-8000-000000000099"]
+KINDS = ("register", "decommission", "connect", "disconnect", "rename", "call")
+
+
+def _event(kind: str, stream: str, peer: str) -> NewEvent:
+    """One event of a generated history (its data as the sample domain writes it)."""
+    if kind == "register":
+        return NewEvent(dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(stream), "name": "n", "kind": "sensor",
+                                                "owner": "o"})
+    if kind == "decommission":
+        return NewEvent(dev.DEVICE_DECOMMISSIONED, {"reason": "r"})
+    if kind in ("connect", "disconnect"):
+        return NewEvent(dev.DEVICE_CONNECTED if kind == "connect" else dev.DEVICE_DISCONNECTED, {"peer_id": peer})
+    if kind == "rename":
+        return NewEvent(dev.DEVICE_RENAMED, {"name": "m"})
+    return NewEvent(dev.CALL_REPORTED, {"direction": "in", "number": "1", "duration_s": 1,
+                                        "occurred_at": "2026-10-01T02:00:00Z"})
+
+
+histories = st.lists(  # (kind, device index, peer index) per event
+    st.tuples(st.sampled_from(KINDS), st.integers(0, len(DEVICES) - 1), st.integers(0, len(PEERS) - 1)),
+    max_size=45)
+
+
+def history_store(path: Path, history: list[tuple[str, int, int]]) -> SQLiteEventStore:
+    """A store holding a generated history, one event per append; opened read-only."""
+    with SQLiteEventStore.create(path) as store:
+        for kind, device, peer in history:
+            store.append(DEVICES[device], dev.STREAM_TYPE, [_event(kind, DEVICES[device], PEERS[peer])], ANY)
+    return SQLiteEventStore.open(path, read_only=True)

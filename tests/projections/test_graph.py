@@ -25,11 +25,10 @@ from explorer.projections.graph import (
 )
 from explorer.projections.layout import force_layout
 from explorer.projections.runner import LIVE, ProjectionRunner
-from explorer.store.base_types import ANY
 from explorer.store.readdb import ReadDatabase
-from explorer.store.records import NewEvent, RecordedEvent
-from explorer.store.sqlite import SQLiteEventStore
+from explorer.store.records import RecordedEvent
 from tests.helpers.folds import graph_fold
+from tests.projections.conftest import histories, history_store
 
 
 @pytest.fixture(scope="module")
@@ -131,31 +130,6 @@ def test_graph_as_of_stays_right_while_the_model_grows(built: ProjectionRunner, 
 
 # -- histories the decider refuses, as stores written by other tools can hold them ------------------
 
-DEVICES = [dev.device_stream(f"00000000-0000-4000-8000-0000000000{i:02d}") for i in range(4)]
-# Peers: the four devices and two ids that never have a stream of their own (unknown devices).
-PEERS = [dev.device_id_of(s) for s in DEVICES] + ["00000000-0000-4000-8000-000000000098",
-                                                   "00000000-0000-4000-8000-000000000099"]
-KINDS = ("register", "decommission", "connect", "disconnect", "rename", "call")
-
-
-def _event(kind: str, stream: str, peer: str) -> NewEvent:
-    if kind == "register":
-        return NewEvent(dev.DEVICE_REGISTERED, {"device_id": dev.device_id_of(stream), "name": "n", "kind": "sensor",
-                                                "owner": "o"})
-    if kind == "decommission":
-        return NewEvent(dev.DEVICE_DECOMMISSIONED, {"reason": "r"})
-    if kind in ("connect", "disconnect"):
-        return NewEvent(dev.DEVICE_CONNECTED if kind == "connect" else dev.DEVICE_DISCONNECTED, {"peer_id": peer})
-    if kind == "rename":
-        return NewEvent(dev.DEVICE_RENAMED, {"name": "m"})
-    return NewEvent(dev.CALL_REPORTED, {"direction": "in", "number": "1", "duration_s": 1,
-                                        "occurred_at": "2026-10-01T02:00:00Z"})
-
-
-histories = st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, len(DEVICES) - 1),
-                               st.integers(0, len(PEERS) - 1)), max_size=45)
-
-
 def decider_fold(events: list[RecordedEvent], position: int) -> tuple[set[str], set[tuple[str, str]]]:
     """The graph the Device aggregate's own fold (dev.evolve) gives as of `position`: the devices
     whose status is "active" and each device's peers."""
@@ -176,11 +150,7 @@ def test_graph_of_any_history_equals_the_fold_at_every_position(history: list[tu
     to unknown and to decommissioned devices, in any order and cut into any batches (with a new
     runner, i.e. caches reloaded from the tables, after every batch when `restart`)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "h.evstore"
-        with SQLiteEventStore.create(path) as store:
-            for kind, device, peer in history:
-                store.append(DEVICES[device], dev.STREAM_TYPE, [_event(kind, DEVICES[device], PEERS[peer])], ANY)
-        store = SQLiteEventStore.open(path, read_only=True)
+        store = history_store(Path(tmp) / "h.evstore", history)
         readdb = ReadDatabase(Path(tmp) / "r.sqlite")
         try:
             runner = ProjectionRunner(store=store, readdb=readdb, projections=[DeviceGraph], batch_size=batch_size)

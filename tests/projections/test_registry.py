@@ -7,6 +7,7 @@ P and its next event after P.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from explorer.projections.search import search
 from explorer.store.readdb import ReadDatabase
 from explorer.store.sqlite import SQLiteEventStore
 from tests.helpers.folds import calls_fold, graph_fold, registry_fold
-from tests.projections.conftest import ODD
+from tests.projections.conftest import ODD, histories, history_store
 
 FIELDS = ("name", "kind", "owner", "status", "connections", "calls_in", "calls_out", "last_call_at",
           "last_call_number", "last_call_direction", "last_seen")
@@ -95,6 +96,26 @@ def test_resolve_device_by_stream_id_device_id_or_name(built: ProjectionRunner, 
     assert resolve_device(built.readdb, "NIGHT-CALLER") == sid
     with pytest.raises(DeviceNotFound, match="no device"):
         resolve_device(built.readdb, "no-such-device")
+
+
+@settings(max_examples=30, deadline=None)
+@given(history=histories, batch_size=st.sampled_from([1, 3, 1000]))
+def test_registry_of_any_history_equals_the_fold_at_every_position(history: list[tuple[str, int, int]],
+                                                                     batch_size: int) -> None:
+    """Generated histories the decider refuses (re-registration, decommission before registration,
+    events after a decommission, connections to unknown devices), cut into any batches."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = history_store(Path(tmp) / "h.evstore", history)
+        runner = ProjectionRunner(store=store, readdb=ReadDatabase(Path(tmp) / "r.sqlite"), projections=READ_MODELS,
+                                  batch_size=batch_size)
+        try:
+            runner.catch_up()
+            events = list(store.read_all())
+            for position in range(len(events) + 1):
+                check_registry(runner, events, position)
+        finally:
+            runner.readdb.close()
+            store.close()
 
 
 @pytest.mark.parametrize(("batch_size", "indexed"), [(1, True), (4, True), (1000, True), (4, False)])
