@@ -17,6 +17,7 @@ from explorer.ui.projection_service import service_for
 from explorer.ui.views.graph_view import GraphView
 from tests.helpers.asof import save_artifact
 from tests.helpers.stores import make_demo
+from tests.helpers.visibility import counting_submits, in_hidden_tab
 
 
 @pytest.fixture
@@ -92,3 +93,28 @@ def test_pending_edges_are_drawn_dashed(qtbot, context: AppContext, view: GraphV
     context.set_pending(None)
     x, _ = view.pending_item.getData()
     assert x is None or len(x) == 0
+
+
+def test_hidden_graph_does_no_work_and_catches_up_when_shown(qtbot, context: AppContext) -> None:
+    view = GraphView(context=context)
+    queries = counting_submits(view)
+    tabs = in_hidden_tab(qtbot, view)
+    for position in (context.head // 2, 300, context.head // 3):
+        context.set_position(position)
+    assert queries == [] and view.graph is None  # not even the layout while never shown
+    at = context.head // 3
+    with qtbot.waitSignal(view.graph_shown, timeout=20000, check_params_cb=lambda g: g.position == at):
+        tabs.setCurrentWidget(view)
+    assert queries == ["layout", "graph"]
+    expected = graph_at(runner_for(context.store).readdb, at)
+    assert view.graph == expected and drawn_edges(view) == len(expected.edges)
+    # Hidden again: cursor moves cost nothing; shown again: one query, to the cursor.
+    tabs.setCurrentIndex(0)
+    for position in (context.head, 500, context.head // 2):
+        context.set_position(position)
+    assert queries == ["layout", "graph"]
+    with qtbot.waitSignal(view.graph_shown, timeout=20000, check_params_cb=lambda g: g.position == context.head // 2):
+        tabs.setCurrentWidget(view)
+    assert queries == ["layout", "graph", "graph"]
+    assert view.graph == graph_at(runner_for(context.store).readdb, context.head // 2)
+    view.reader.wait()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from explorer.projections import runner_for
 from explorer.projections.analytics import activity_at, hourly
@@ -17,6 +19,7 @@ from explorer.ui.views.analytics_view import AnalyticsView, SuspiciousModel
 from explorer.ui.views.registry_view import PendingRole, RegistryModel, RegistryView
 from tests.helpers.asof import save_artifact
 from tests.helpers.stores import make_demo
+from tests.helpers.visibility import counting_submits, in_hidden_tab
 
 
 @pytest.fixture
@@ -45,7 +48,7 @@ def test_registry_view_follows_the_cursor(qtbot, context: AppContext, qtmodeltes
         assert view.model.rows == registry_at(readdb, position)
     qtmodeltester.check(view.model)
     view.filter.setText("night")
-    assert view.proxy.rowCount() == 1
+    assert view.model.rowCount() == 1
     view.table.selectRow(0)
     assert context.stream_id == context.summary.night_caller  # type: ignore[attr-defined]
     view.filter.setText("")
@@ -56,6 +59,7 @@ def test_registry_view_follows_the_cursor(qtbot, context: AppContext, qtmodeltes
 def test_registry_view_marks_pending_rows(qtbot, context: AppContext, qtmodeltester) -> None:
     view = RegistryView(context=context)
     qtbot.addWidget(view)
+    view.show()
     qtbot.waitUntil(lambda: view.position == context.head, timeout=10000)
     sid = "device-00000000-0000-4000-8000-000000000777"
     context.set_pending(PendingPreview("c", sid, (("DeviceRegistered", {}),), {}, {
@@ -102,3 +106,69 @@ def test_analytics_view_ranks_planted_devices_and_charts_one(qtbot, context: App
 def test_empty_models_pass_the_model_tester(qtmodeltester) -> None:
     qtmodeltester.check(RegistryModel())
     qtmodeltester.check(SuspiciousModel())
+
+
+def test_hidden_registry_does_no_query_and_refreshes_when_shown(qtbot, context: AppContext) -> None:
+    view = RegistryView(context=context)
+    queries = counting_submits(view)
+    tabs = in_hidden_tab(qtbot, view)
+    for position in (50, context.head // 3, context.head // 2, 200):
+        context.set_position(position)
+    assert queries == []
+    assert view.model.rows == []  # nothing was read while hidden
+    with qtbot.waitSignal(view.rows_shown, timeout=10000, check_params_cb=lambda p: p == 200):
+        tabs.setCurrentWidget(view)
+    assert queries == ["registry"]  # one refresh, to the cursor
+    assert view.model.rows == registry_at(runner_for(context.store).readdb, 200)
+    tabs.setCurrentIndex(0)
+    context.set_position(context.head)
+    assert queries == ["registry"]
+    view.reader.wait()
+
+
+def test_registry_model_updates_rows_in_place(qtbot, context: AppContext, qtmodeltester) -> None:
+    readdb = runner_for(context.store).readdb
+    model = RegistryModel()
+    qtmodeltester.check(model)
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    inserted: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda _p, first, last: inserted.append((first, last)))
+    full = registry_at(readdb, context.head)
+    model.set_rows(full, None)
+    qtmodeltester.check(model)
+    resets.clear()
+    # Devices leave and come back, and values change: rows are removed, inserted and changed in place.
+    fewer = [r for i, r in enumerate(full) if i % 7 != 3]
+    changed = [dataclasses.replace(r, calls_in=r.calls_in + 1) if i % 5 == 0 else r for i, r in enumerate(full)]
+    for rows in (fewer, full, changed, registry_at(readdb, context.head - 40)):
+        model.set_rows(rows, None)
+        assert model.rows == rows
+    assert resets == [] and inserted
+    # Sorting by a column (numbers as numbers), then a filter.
+    model.sort(4, Qt.SortOrder.DescendingOrder)
+    assert [r.connections for r in model.rows] == sorted((r.connections for r in model.rows), reverse=True)
+    model.set_filter("NIGHT")
+    assert [r.stream_id for r in model.rows] == [context.summary.night_caller]  # type: ignore[attr-defined]
+    model.set_filter("")
+    model.sort(0, Qt.SortOrder.AscendingOrder)
+    assert model.rows == registry_at(readdb, context.head - 40)  # back to the query's order (by name)
+    qtmodeltester.check(model)
+
+
+def test_hidden_analytics_does_no_query_and_refreshes_when_shown(qtbot, context: AppContext) -> None:
+    view = AnalyticsView(context=context)
+    queries = counting_submits(view)
+    tabs = in_hidden_tab(qtbot, view)
+    context.select_stream(context.summary.night_caller)  # type: ignore[attr-defined]
+    for position in (100, context.head // 2, context.head // 3):
+        context.set_position(position)
+    assert queries == []
+    at = context.head // 3
+    with qtbot.waitSignal(view.ranking_shown, timeout=10000, check_params_cb=lambda p: p == at):
+        tabs.setCurrentWidget(view)
+    assert sorted(queries) == ["device", "ranking"]
+    readdb = runner_for(context.store).readdb
+    assert [a.stream_id for a in view.model.rows] == [a.stream_id for a in activity_at(readdb, at)]
+    qtbot.waitUntil(lambda: view.device_result == (context.summary.night_caller, at), timeout=10000)  # type: ignore[attr-defined]
+    view.reader.wait()

@@ -1,5 +1,8 @@
 """Call analytics as of the cursor: the ranked "suspicious devices" list and, for the selected
-device, its calls per hour (in and out), unknown numbers and night-time share."""
+device, its calls per hour (in and out), unknown numbers and night-time share.
+
+Only while the view is visible: hidden, it does no query on cursor moves and refreshes once when
+shown; the ranking table is updated in place when its order holds, never re-measured per move."""
 
 from __future__ import annotations
 
@@ -15,9 +18,11 @@ from explorer.projections.registry import names_at
 from explorer.ui.context import AppContext
 from explorer.ui.projection_service import service_for
 from explorer.ui.views.latest_reader import Connections, LatestReader
+from explorer.ui.views.when_shown import RefreshWhenShown
 
 _Index = QModelIndex | QPersistentModelIndex
 StreamRole = Qt.ItemDataRole.UserRole + 1
+SIZE_SAMPLE = 100  # rows measured (besides the visible ones) when the columns are sized
 
 
 class SuspiciousModel(QAbstractTableModel):
@@ -36,6 +41,15 @@ class SuspiciousModel(QAbstractTableModel):
         self.names: dict[str, str] = {}
 
     def set_rows(self, rows: list[DeviceActivity], names: dict[str, str]) -> None:
+        """Show `rows`: in place when the ranking's order is unchanged (no reset: the selection
+        and scroll position stay), else one reset; columns are never re-measured here."""
+        if [a.stream_id for a in rows] == [a.stream_id for a in self.rows]:
+            changed = [i for i, (a, b) in enumerate(zip(self.rows, rows))
+                       if a != b or self.names.get(a.stream_id) != names.get(a.stream_id)]
+            self.rows, self.names = list(rows), dict(names)
+            if changed:
+                self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], len(self.HEADERS) - 1))
+            return
         self.beginResetModel()
         self.rows, self.names = list(rows), dict(names)
         self.endResetModel()
@@ -93,9 +107,12 @@ class AnalyticsView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setResizeContentsPrecision(200)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Columns are sized once per store from a sample of rows (in _show_ranking), not per
+        # cursor move: ResizeToContents would measure rows again on every update.
+        self.table.horizontalHeader().setResizeContentsPrecision(SIZE_SAMPLE)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self._sized = False
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -128,16 +145,32 @@ class AnalyticsView(QWidget):
         self.buckets: list[HourBucket] = []
         self.device_result: tuple[str, int] | None = None  # (stream id, position) of the charts shown
 
-        context.store_changed.connect(lambda _s: self.request())
-        context.position_changed.connect(lambda _p: self.request())
-        context.stream_selected.connect(lambda _s: self.request_device())
-        service_for(context).models_advanced.connect(lambda _c: self.request())
-        self.request()
+        # Queries run only while the view can be seen; a hidden one refreshes once when shown.
+        self.refresher = RefreshWhenShown(widget=self, refresh=self.request)
+        context.store_changed.connect(self._store_changed)
+        context.position_changed.connect(self.refresher.request)
+        context.stream_selected.connect(self._stream_selected)
+        service_for(context).models_advanced.connect(self.refresher.request)
+        self.refresher.request()
+
+    def _stream_selected(self, _sid: str | None) -> None:
+        if self.refresher.visible():
+            self.request_device()
+        else:
+            self.refresher.request()  # hidden: ranking and charts are read when shown
+
+    def _store_changed(self, _store: Any) -> None:
+        self.reader.forget("ranking")
+        self.reader.forget("device")
+        self.position, self._sized, self.device_result = -1, False, None
+        self.model.set_rows([], {})
+        self.info.setText("")
+        self.refresher.request()
 
     def request(self) -> None:
+        """Query the ranking (and the selected device's charts) as of the cursor, in the background."""
         store = self.context.store
         if store is None:
-            self.model.set_rows([], {})
             return
         position = self.context.position
 
@@ -152,6 +185,9 @@ class AnalyticsView(QWidget):
     def _show_ranking(self, result: tuple[int, list[DeviceActivity], dict[str, str]]) -> None:
         self.position, rows, names = result
         self.model.set_rows(rows, names)
+        if not self._sized and rows:
+            self.table.resizeColumnsToContents()  # once per store, from SIZE_SAMPLE rows
+            self._sized = True
         flagged = sum(1 for a in rows if a.score >= 1.0)
         self.info.setText(f"as of #{self.position:,}: {len(rows):,} devices with activity, {flagged} flagged "
                           "(score ≥ 1: night calls, unknown numbers, connection bursts)")

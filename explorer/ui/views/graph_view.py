@@ -4,6 +4,8 @@ Nodes keep one position per store (a force layout of every device and connection
 computed once in the background), so dragging the cursor changes only which edges are drawn.
 Edges added since the previous cursor position are green, removed ones red; a pending command's
 edges are dashed. Click a node to select the device; "Connected" highlights its component.
+Only while the view is visible: hidden, it neither queries nor redraws, and catches up once when
+shown (its layout too is computed the first time the view is shown).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from explorer.projections.registry import names_at
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.projection_service import service_for
 from explorer.ui.views.latest_reader import Connections, LatestReader
+from explorer.ui.views.when_shown import RefreshWhenShown
 
 LABEL_LIMIT = 150  # labels are drawn when at most this many nodes are in view
 COLORS = {
@@ -125,29 +128,40 @@ class GraphView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.plot, 1)
 
+        # Only a visible graph queries and redraws; a hidden one (another tab current) catches up
+        # once when shown: a redraw is tens of ms at thousands of edges, wasted on a hidden view.
+        self.refresher = RefreshWhenShown(widget=self, refresh=self.refresh)
         context.store_changed.connect(self._store_changed)
-        context.position_changed.connect(lambda _p: self.request_graph())
-        context.stream_selected.connect(lambda _s: self._update_highlight())
-        context.pending_changed.connect(lambda _p: self._draw_pending())
-        service_for(context).models_advanced.connect(self._models_advanced)
+        context.position_changed.connect(self.refresher.request)
+        context.stream_selected.connect(self._stream_selected)
+        context.pending_changed.connect(self._draw_pending)
+        service_for(context).models_advanced.connect(self.refresher.request)
         if context.store is not None:
             self._store_changed(context.store)
 
     # -- requests ------------------------------------------------------------------------------
 
     def _store_changed(self, store: Any) -> None:
+        self.reader.forget("layout")
+        self.reader.forget("graph")
         self.graph = self.previous = None
         self.set_layout({}, {})
         self.added, self.removed, self.highlight = set(), set(), set()
         self._draw()
         if store is not None:
-            self.request_layout()
+            self.refresher.request()
 
-    def _models_advanced(self, checkpoints: dict[str, int]) -> None:
+    def _stream_selected(self, _sid: str | None) -> None:
+        if self.refresher.visible():
+            self._update_highlight()
+        else:
+            self.refresher.request()  # hidden: the highlight is redrawn when shown
+
+    def refresh(self) -> None:
+        """Bring the view to the cursor: the layout first if there is none yet, else the graph."""
         if self.context.store is None:
             return
-        known = set(self.layout_positions)
-        if not known:
+        if not self.layout_positions:
             self.request_layout()
         else:
             self.request_graph()
@@ -168,7 +182,10 @@ class GraphView(QWidget):
 
     def _layout_ready(self, result: tuple[dict[str, tuple[float, float]], dict[str, str]]) -> None:
         self.set_layout(*result)
-        self.request_graph()
+        if self.isVisible():
+            self.request_graph()  # not refresh(): an empty layout (no read model yet) must not loop
+        else:
+            self.refresher.stale = True
         self.plot.getViewBox().autoRange(padding=0.05)
 
     def set_layout(self, positions: dict[str, tuple[float, float]], names: dict[str, str] | None = None) -> None:
@@ -196,6 +213,9 @@ class GraphView(QWidget):
     def show_graph(self, graph: GraphAt | None) -> None:
         """Draw `graph`, marking the edges added and removed since the one drawn before."""
         if graph is None:
+            return
+        if not self.isVisible():
+            self.refresher.stale = True  # hidden since it was asked for: redraw (to the cursor) when shown
             return
         self.previous = self.graph
         self.graph = graph
@@ -291,7 +311,7 @@ class GraphView(QWidget):
             self._draw_nodes()
             self._update_labels()
 
-    def _draw_pending(self) -> None:
+    def _draw_pending(self, *_args: Any) -> None:
         pending: PendingPreview | None = self.context.pending
         if pending is None or pending.status in ("confirmed", "rejected"):
             self.pending_item.setData([], [])
