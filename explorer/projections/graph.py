@@ -160,6 +160,9 @@ class GraphAt:
 # The devices in the graph as of ?1: one presence interval at most per device holds P.
 NODES_AT = ("SELECT n.stream_id FROM {p}presence s JOIN {p}nodes n ON n.device_key = s.device_key"
             " WHERE s.appeared <= ?1 AND (s.removed IS NULL OR s.removed > ?1) ORDER BY n.stream_id")
+# Version 3 kept one interval per device in the nodes table (wrong for a device registered again).
+NODES_AT_V3 = ("SELECT stream_id FROM {p}nodes WHERE appeared <= ?1 AND (removed IS NULL OR removed > ?1)"
+               " ORDER BY stream_id")
 
 
 def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
@@ -176,7 +179,11 @@ def graph_at(readdb: ReadDatabase, position: int | None = None) -> GraphAt:
         return GraphAt(position or 0, (), ())
     at = min(position if position is not None else OPEN - 1, OPEN - 1)
     db = readdb.db
-    nodes = tuple(r[0] for r in db.execute(NODES_AT.format(p=p), (at,)))
+    try:
+        rows = db.execute(NODES_AT.format(p=p), (at,))
+    except apsw.SQLError:  # no presence table: a version-3 live generation, kept until its rebuild swaps
+        rows = db.execute(NODES_AT_V3.format(p=p), (at,))
+    nodes = tuple(r[0] for r in rows)
     with _EDGE_LOCK:  # workers on several threads may ask at once; the mirror is updated in place
         cache = _edge_cache(readdb, p)
         n = len(cache.pairs)

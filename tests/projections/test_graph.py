@@ -171,3 +171,34 @@ def test_graph_of_any_history_equals_the_fold_at_every_position(history: list[tu
         finally:
             readdb.close()
             store.close()
+
+
+def test_a_version_3_model_keeps_answering_while_version_4_builds_beside(built: ProjectionRunner, events: list,
+                                                                         tmp_path: Path) -> None:
+    """A read database made by the previous code (one interval per device in `nodes`, no presence
+    table) answers graph_at until the rebuild its old version triggers swaps the new one in."""
+    readdb = ReadDatabase(tmp_path / "r.sqlite")
+    runner = ProjectionRunner(store=built.store, readdb=readdb, projections=[DeviceGraph], batch_size=500)
+    runner.catch_up()
+    generation = readdb.db.execute("SELECT generation FROM projection_generations WHERE name = 'graph'").fetchone()[0]
+    p = f"graph_g{generation}_"
+    with readdb.db:  # the version-3 layout (the demo's histories have one interval per device)
+        readdb.db.execute(f"ALTER TABLE {p}nodes ADD COLUMN appeared INTEGER")
+        readdb.db.execute(f"ALTER TABLE {p}nodes ADD COLUMN removed INTEGER")
+        readdb.db.execute(f"UPDATE {p}nodes SET appeared = (SELECT appeared FROM {p}presence s WHERE s.device_key ="
+                          f" {p}nodes.device_key), removed = (SELECT removed FROM {p}presence s WHERE s.device_key ="
+                          f" {p}nodes.device_key)")
+        readdb.db.execute(f"DROP TABLE {p}presence")
+        readdb.db.execute("UPDATE projection_generations SET version = 3 WHERE name = 'graph'")
+    assert [s.stale_version for s in runner.status()] == [True]
+    runner = ProjectionRunner(store=built.store, readdb=readdb, projections=[DeviceGraph], batch_size=500)
+    runner.catch_up(cancelled=iter([False, True]).__next__)  # the new version's first batch, beside
+    assert [s.state for s in runner.status()] == ["rebuilding"]
+    for position in (0, 700, len(events) // 2, len(events)):
+        nodes, edges = graph_fold(events, position)
+        g = graph_at(readdb, position)
+        assert set(g.nodes) == nodes and sorted(g.edges) == sorted(edges)
+    runner.catch_up()
+    assert [(s.state, s.version, s.stale_version) for s in runner.status()] == [(LIVE, DeviceGraph.version, False)]
+    nodes, _edges = graph_fold(events, len(events))
+    assert set(graph_at(readdb).nodes) == nodes
