@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -358,11 +359,11 @@ class EventListDigest:
         count: events added so far.
     """
 
-    def __init__(self, *, keep: bool = False) -> None:
+    def __init__(self, *, copy_to: IO[str] | None = None) -> None:
         self._sha = hashlib.sha256()
         self._lines: list[str] = []
         self._hashed = 0
-        self._kept: list[str] | None = [] if keep else None  # a part's lines, for the whole's digest
+        self._copy_to = copy_to  # a part of a split report also writes its lines here, for the whole's digest
 
     @property
     def count(self) -> int:
@@ -374,25 +375,22 @@ class EventListDigest:
         if len(lines) >= 4096:
             self._flush()
 
-    def add_text(self, text: str, count: int) -> None:
-        """Add `count` lines already joined (a part of a split report)."""
+    def add_file(self, path: str | os.PathLike[str], count: int) -> None:
+        """Add `count` lines that a part of a split report wrote to `path` (read in blocks)."""
         self._flush()
-        self._sha.update(text.encode())
+        with open(path, "rb") as lines:
+            while block := lines.read(1 << 20):
+                self._sha.update(block)
         self._hashed += count
 
     def _flush(self) -> None:
         if self._lines:
             text = "".join(self._lines)
             self._sha.update(text.encode())
-            if self._kept is not None:
-                self._kept.append(text)
+            if self._copy_to is not None:
+                self._copy_to.write(text)
             self._hashed += len(self._lines)
             self._lines.clear()
-
-    def kept_text(self) -> str:
-        """Every line added so far (only when made with keep=True)."""
-        self._flush()
-        return "".join(self._kept or ())
 
     def hexdigest(self) -> str:
         self._flush()
@@ -906,8 +904,7 @@ class PartSummary:
         by_type / by_actor: listed events per type / actor, in order of first appearance.
         first / last: the part's first and last listed entries, or None.
         timeline: event type -> counts per bucket of the whole report's timeline.
-        digest_lines: the part's `"<position> <event hash>\\n"` lines.
-        count: events listed.
+        count: events listed (their digest lines are in the file the part's builder wrote).
     """
 
     by_type: dict[str, int]
@@ -915,20 +912,20 @@ class PartSummary:
     first: ReportEntry | None
     last: ReportEntry | None
     timeline: dict[str, list[int]]
-    digest_lines: str
     count: int
 
 
 class SummaryBuilder:
     """Accumulates counts, first/last event, the timeline and the digest as entries stream by."""
 
-    def __init__(self, resolved: ResolvedScope, *, buckets: int = TIMELINE_BUCKETS, part: bool = False) -> None:
+    def __init__(self, resolved: ResolvedScope, *, buckets: int = TIMELINE_BUCKETS,
+                 digest_lines: IO[str] | None = None) -> None:
         self.resolved = resolved
         self.by_type: Counter[str] = Counter()
         self.by_actor: Counter[str] = Counter()
         self.first: ReportEntry | None = None
         self.last: ReportEntry | None = None
-        self.digest = EventListDigest(keep=part)
+        self.digest = EventListDigest(copy_to=digest_lines)
         self.folds: _StreamFolds | None = None
         self._buckets = buckets
         self._last_bucket = buckets - 1
@@ -956,8 +953,9 @@ class SummaryBuilder:
     def part(self) -> PartSummary:
         """What this builder counted, to be merged into the builder of the whole report."""
         digest = self.digest
+        digest._flush()  # every line into the part's file before the parent reads it
         return PartSummary(dict(self.by_type), dict(self.by_actor), self.first, self.last,
-                           {k: list(v) for k, v in self.timeline.items()}, digest.kept_text(), digest.count)
+                           {k: list(v) for k, v in self.timeline.items()}, digest.count)
 
     def merge(self, part: PartSummary) -> None:
         """Add the counts of the next part of the range (parts are merged in position order)."""
@@ -973,7 +971,7 @@ class SummaryBuilder:
                 row = self.timeline[etype] = [0] * self._buckets
             for i, n in enumerate(counts):
                 row[i] += n
-        self.digest.add_text(part.digest_lines, part.count)
+        # The digest lines come separately (EventListDigest.add_file): they grow with the range.
 
     def summary(self, annotations: tuple[Annotation, ...], store: SQLiteEventStore,
                 time_travel: TimeTravel,

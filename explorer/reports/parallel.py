@@ -9,8 +9,9 @@ names and sentences are exactly those of one whole run, and the output is the sa
 (tests/reports/test_parallel.py). Folding alone costs about a fifth of listing an event
 (FOLD_SHARE), so later parts, which fold more before they list, are given fewer positions, sized
 for every part to finish at about the same time (`plan_parts`). Each part writes its rows to a
-file of its own beside the report and returns its counts and digest lines; the parent copies the
-parts into the report in order and merges the counts. The last part also returns the per-stream
+file of its own beside the report (and its digest lines to another), and returns its counts;
+the parent copies the parts into the report in order, hashes their digest lines in order and
+merges the counts, so memory stays flat whatever the size of the range. The last part also returns the per-stream
 start/end summary, since it alone has folded the whole range.
 
 Processes are started with "spawn" (never fork: the app has Qt threads running); a frozen app
@@ -60,6 +61,7 @@ class PartJob:
         resolved: the whole report's pinned scope.
         first / last: the positions this part lists (inclusive).
         rows_path: where the part writes its CSV rows.
+        digest_path: where it writes its event-list digest lines (`"<position> <event hash>\\n"`).
         summarise_streams: True for the last part: it returns the per-stream summary.
     """
 
@@ -69,6 +71,7 @@ class PartJob:
     first: int
     last: int
     rows_path: str
+    digest_path: str
     summarise_streams: bool
 
 
@@ -129,30 +132,32 @@ def _init_part(progress: Any) -> None:
 
 
 def run_part(job: PartJob) -> PartResult:
-    """List one part (in its own process): rows into `job.rows_path`, counts back to the parent."""
+    """List one part (in its own process): rows and digest lines into files, counts back to the parent."""
     store = SQLiteEventStore.open(job.store_path, read_only=True)
     try:
-        tt = TimeTravel(store, None)
-        builder = SummaryBuilder(job.resolved, part=True)
-        slot = job.index
+        with open(job.rows_path, "w", encoding="utf-8", newline="") as out, \
+                open(job.digest_path, "w", encoding="utf-8", newline="") as digest_lines:
+            tt = TimeTravel(store, None)
+            builder = SummaryBuilder(job.resolved, digest_lines=digest_lines)
+            slot = job.index
 
-        def progress(done: int, _total: int) -> None:
-            if _progress is not None:
-                _progress[slot] = done
+            def progress(done: int, _total: int) -> None:
+                if _progress is not None:
+                    _progress[slot] = done
 
-        entries = iter_entries(store, job.resolved, time_travel=tt, on_fold=builder.attach, progress=progress,
-                               emit_from=job.first, emit_to=job.last)
+            entries = iter_entries(store, job.resolved, time_travel=tt, on_fold=builder.attach, progress=progress,
+                                   emit_from=job.first, emit_to=job.last)
 
-        def counted() -> Any:
-            add = builder.add
-            for entry in entries:
-                add(entry)
-                yield entry
+            def counted() -> Any:
+                add = builder.add
+                for entry in entries:
+                    add(entry)
+                    yield entry
 
-        with open(job.rows_path, "w", encoding="utf-8", newline="") as out:
             rows = csv_report.write_rows(counted(), out)
+            summary = builder.part()
         streams = builder.stream_summaries(store, tt) if job.summarise_streams else None
-        return PartResult(rows, builder.part(), streams)
+        return PartResult(rows, summary, streams)
     finally:
         store.close()
 
@@ -171,7 +176,8 @@ def write_csv(run: ReportRun, out: TextIO, *, parts: int, workdir: Path,
     done = context.Array("q", len(plan), lock=False)
     span = sum(last - first + 1 for _a, last in plan)  # every part counts positions from the range's start
     with tempfile.TemporaryDirectory(prefix=".report-parts-", dir=workdir) as tmp:
-        jobs = [PartJob(k, str(run.store.path), resolved, a, b, str(Path(tmp) / f"part-{k}.csv"), k == len(plan) - 1)
+        jobs = [PartJob(k, str(run.store.path), resolved, a, b, str(Path(tmp) / f"part-{k}.csv"),
+                        str(Path(tmp) / f"part-{k}.digest"), k == len(plan) - 1)
                 for k, (a, b) in enumerate(plan)]
         pool = context.Pool(len(jobs), initializer=_init_part, initargs=(done,))
         try:
@@ -193,9 +199,10 @@ def write_csv(run: ReportRun, out: TextIO, *, parts: int, workdir: Path,
             with open(job.rows_path, "rb") as part:
                 shutil.copyfileobj(part, out.buffer, 1 << 20)
         out.buffer.flush()
-    builder = SummaryBuilder(resolved)
-    for result in results:
-        builder.merge(result.summary)
+        builder = SummaryBuilder(resolved)
+        for job, result in zip(jobs, results):
+            builder.merge(result.summary)
+            builder.digest.add_file(job.digest_path, result.summary.count)
     run.finish(builder, results[-1].streams)
     if progress is not None:
         progress(span, span)
