@@ -14,7 +14,8 @@ Measured:
   - goal <= 100 ms.
 Read models are paused (a built cache is the usual case); `--catch-up` lets a cold catch-up run
 alongside (in the projection service's child process); EXPLORER_BENCH_WARM_CACHE=DIR starts from a
-copy of a cache whose read models are built (`bench_ui first-open` prints one). Baselines in the same run: the same timer on the idle window (its lateness), and the bare
+copy of a cache whose read models are built (`bench_ui first-open` prints one); `--tab=KEY` (graph,
+registry, analytics) drags with that centre tab shown instead of the overview. Baselines in the same run: the same timer on the idle window (its lateness), and the bare
 `TimeTravel.state_at` time for the same positions on a connection of its own.
 """
 
@@ -93,7 +94,10 @@ def cursor_drag(argv: list[str]) -> int:
             pass
     context.set_store(store)
     busiest = max(store.streams(stream_type="Device"), key=lambda info: info.version)
-    context.select_stream(busiest.stream_id)
+    context.select_stream(busiest.stream_id)  # (this shows the events tab)
+    tab = next((a.split("=", 1)[1] for a in argv if a.startswith("--tab=")), "")
+    if tab:  # drag with a read-model view visible (hidden views do no work on cursor moves)
+        window.show_tab(window.views[tab])
     state: StateView = window.findChild(StateView)
     timeline: TimelineView = window.findChild(TimelineView)
     if state is None or timeline is None:
@@ -207,7 +211,8 @@ def cursor_drag(argv: list[str]) -> int:
     p95 = percentile(latencies, 95)
     stall = max(drag_lateness) if drag_lateness else float("nan")
     print(f"store: {path.name} ({store.head().position:,} events); stream {busiest.stream_id} "
-          f"({busiest.version:,} events); read-model catch-up {'running' if catch_up else 'paused'}")
+          f"({busiest.version:,} events); read-model catch-up {'running' if catch_up else 'paused'}; "
+          f"tab shown: {tab or 'default'}")
     print(f"drag: {MOVES} moves every {MOVE_MS} ms over the whole span in {drag_seconds:.1f} s; "
           f"{updates} cursor updates, {len(latencies)} states shown "
           f"({updates - len(latencies)} superseded while newer ones were asked); final state right: {final_ok}")

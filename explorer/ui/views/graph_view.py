@@ -74,6 +74,7 @@ class GraphView(QWidget):
         self._coords_array: np.ndarray | None = None
         self._shown_ids: dict[str, list[str]] = {}  # what each node scatter item shows
         self._labels: list[pg.TextItem] = []
+        self._fit = False
 
         self.plot = pg.PlotWidget(self)
         self.plot.setBackground("w")
@@ -186,7 +187,7 @@ class GraphView(QWidget):
             self.request_graph()  # not refresh(): an empty layout (no read model yet) must not loop
         else:
             self.refresher.stale = True
-        self.plot.getViewBox().autoRange(padding=0.05)
+        self._fit = True  # fit the view to the first graph drawn with this layout (nothing is drawn yet)
 
     def set_layout(self, positions: dict[str, tuple[float, float]], names: dict[str, str] | None = None) -> None:
         """Use `positions` (stream id -> x, y) for every node from now on."""
@@ -225,6 +226,9 @@ class GraphView(QWidget):
         else:
             self.added, self.removed = set(), set()
         self._draw()
+        if self._fit:
+            self._fit = False
+            self.plot.getViewBox().autoRange(padding=0.05)
         self.graph_shown.emit(graph)
 
     def _xy(self, sid: str) -> tuple[float, float]:
