@@ -380,8 +380,13 @@ class _Flow:
 
     def paragraph(self, text: str, font: QFont | None = None, colour: str = "#222222") -> None:
         font = font or self.f_body
-        flags = int(Qt.AlignLeft | Qt.TextWordWrap)
-        h = self.fm(font).boundingRect(QRectF(0, 0, self.width, 1e6), flags, text).height()
+        fm = self.fm(font)
+        # Words wrap at spaces; a word wider than the page (a long id, or anything event data
+        # holds) would run off it, so then the paragraph may break anywhere.
+        longest = max(text.split(), key=len, default="")
+        wrap = Qt.TextWrapAnywhere if fm.horizontalAdvance(longest) > self.width else Qt.TextWordWrap
+        flags = int(Qt.AlignLeft | wrap)
+        h = fm.boundingRect(QRectF(0, 0, self.width, 1e6), flags, text).height()
         self.ensure(h)
         if self.p is not None:
             self.p.setFont(font)

@@ -123,3 +123,21 @@ def test_rows_past_the_cached_ones_are_shaped_again_and_look_the_same(store, tmp
     uncached = write_report(store, scope, tmp_path / "uncached.pdf")
     assert uncached.pages == cached.pages > 5
     assert extract(tmp_path / "uncached.pdf") == extract(tmp_path / "cached.pdf")
+
+
+def test_a_paragraph_with_a_word_wider_than_the_page_stays_on_the_page() -> None:
+    image = _image()
+    image.fill(Qt.GlobalColor.white)
+    painter = QPainter(image)
+    flow = pdf._Flow(image, painter, _REPORT, total_pages=0, new_page=lambda: None)
+    top = flow.y
+    flow.paragraph("Stream " + "x" * 600 + " ends here")
+    # 600 x's are about five page widths: all of them are on the page, on five lines or more
+    # (cut to the text's rectangle, they were two lines and most x's were lost).
+    assert flow.y - top > 4.5 * flow.fm(flow.f_body).height()
+    flow.paragraph("Ordinary words wrap at spaces, as before.")
+    painter.end()
+    right = int(pdf.MARGIN + flow.width) + 2
+    beyond = [image.pixelColor(x, y).lightness() for x in range(right, int(pdf.PAGE_W))
+              for y in range(int(top), int(flow.y))]
+    assert min(beyond) > 240  # nothing drawn in the right margin or past the page
