@@ -118,3 +118,17 @@ def test_hidden_graph_does_no_work_and_catches_up_when_shown(qtbot, context: App
     assert queries == ["layout", "graph", "graph"]
     assert view.graph == graph_at(runner_for(context.store).readdb, context.head // 2)
     view.reader.wait()
+
+
+def test_answers_faster_than_draws_draw_only_the_newest(qtbot, context: AppContext, view: GraphView) -> None:
+    readdb = runner_for(context.store).readdb
+    graphs = [graph_at(readdb, p) for p in (100, 200, 300, 400)]
+    shown: list[int] = []
+    view.graph_shown.connect(lambda g: shown.append(g.position))
+    view._draw_cost_ms = 100.0  # as after an expensive draw: the next one waits 300 ms
+    view._last_draw.start()
+    for g in graphs:
+        view._graph_ready(g)
+    assert shown == []
+    qtbot.waitUntil(lambda: shown == [400], timeout=5000)
+    assert view.graph == graphs[-1] and drawn_edges(view) == len(graphs[-1].edges)

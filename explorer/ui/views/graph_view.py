@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -26,6 +26,10 @@ from explorer.ui.projection_service import service_for
 from explorer.ui.views.latest_reader import Connections, LatestReader
 from explorer.ui.views.when_shown import RefreshWhenShown
 
+MIN_DRAW_INTERVAL_MS = 50
+"""While answers stream in (a cursor drag), draws are at least this far apart, and at least three
+times the last draw's cost apart: a 20,000-edge graph costs ~30 ms of Python plus as much paint, and
+drawing each answer would leave the state view and timeline no GUI time. Only the newest answer is drawn."""
 LABEL_LIMIT = 150  # labels are drawn when at most this many nodes are in view
 COLORS = {
     "edge": (120, 130, 145, 120), "added": (46, 160, 67, 255), "removed": (220, 50, 47, 220),
@@ -75,6 +79,12 @@ class GraphView(QWidget):
         self._shown_ids: dict[str, list[str]] = {}  # what each node scatter item shows
         self._labels: list[pg.TextItem] = []
         self._fit = False
+        self._next_graph: GraphAt | None = None  # the newest answer, waiting for its draw slot
+        self._last_draw = QElapsedTimer()
+        self._draw_cost_ms = 0.0
+        self._draw_timer = QTimer(self)
+        self._draw_timer.setSingleShot(True)
+        self._draw_timer.timeout.connect(self._draw_next)
 
         self.plot = pg.PlotWidget(self)
         self.plot.setBackground("w")
@@ -145,6 +155,8 @@ class GraphView(QWidget):
     def _store_changed(self, store: Any) -> None:
         self.reader.forget("layout")
         self.reader.forget("graph")
+        self._draw_timer.stop()
+        self._next_graph = None
         self.graph = self.previous = None
         self.set_layout({}, {})
         self.added, self.removed, self.highlight = set(), set(), set()
@@ -207,7 +219,29 @@ class GraphView(QWidget):
         def job(conn: Connections, _cancelled: Any) -> GraphAt | None:
             return graph_at(conn.readdb, position) if conn.readdb is not None else None
 
-        self.reader.submit(store, "graph", job, self.show_graph)
+        self.reader.submit(store, "graph", job, self._graph_ready)
+
+    def _graph_ready(self, graph: GraphAt | None) -> None:
+        """An answer arrived: draw it now, or when the draw interval has passed (newest only)."""
+        self._next_graph = graph
+        if self._draw_timer.isActive():
+            return
+        interval = max(MIN_DRAW_INTERVAL_MS, 3 * self._draw_cost_ms)
+        elapsed = self._last_draw.elapsed() if self._last_draw.isValid() else interval
+        if elapsed >= interval:
+            self._draw_next()
+        else:
+            self._draw_timer.start(int(interval - elapsed))
+
+    def _draw_next(self) -> None:
+        graph, self._next_graph = self._next_graph, None
+        if graph is None:
+            return
+        clock = QElapsedTimer()
+        clock.start()
+        self.show_graph(graph)
+        self._draw_cost_ms = float(clock.elapsed())
+        self._last_draw.start()
 
     # -- drawing -------------------------------------------------------------------------------
 
