@@ -32,7 +32,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import apsw
 
 from explorer.cli.common import (
     EXIT_CHECK_FAILED,
@@ -47,7 +46,14 @@ from explorer.cli.common import (
 from explorer.projections import READ_MODELS, runner_for
 from explorer.projections import graph as graph_model
 from explorer.projections.registry import DeviceNotFound, names_at, resolve_device
-from explorer.projections.runner import FAILED, ProjectionRunner, ProjectionStatus, RebuildCancelled, format_lag
+from explorer.projections.runner import (
+    FAILED,
+    ProjectionRunner,
+    ProjectionStatus,
+    ReadDatabaseBusy,
+    RebuildCancelled,
+    format_lag,
+)
 from explorer.projections.search import search
 from explorer.store.sqlite import SQLiteEventStore
 
@@ -133,6 +139,14 @@ def _rebuild_names(runner: ProjectionRunner, text: str) -> list[str] | None:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
+    try:
+        return _project(args)
+    except ReadDatabaseBusy as exc:  # the runner already waited and tried again (BEGIN IMMEDIATE)
+        raise CliError(f"the read database stayed locked by another program ({exc}); nothing was lost, "
+                       "the read models go on from their checkpoints next time") from None
+
+
+def _project(args: argparse.Namespace) -> int:
     if args.linger < 0:
         raise CliError("--linger must be 0 or more seconds")
     if (args.control_stdin or args.linger) and not args.progress_json:
@@ -167,7 +181,6 @@ def cmd_project(args: argparse.Namespace) -> int:
 PROGRESS_EVERY_S = 0.2  # a panel needs no more; every line costs a status query
 CONTROL_BUSY_TIMEOUT_MS = 60_000  # a background child waits for the app's own writes (snapshots), never fails on them
 EXIT_INTERRUPTED = 130
-BUSY_ATTEMPTS = 20
 
 
 class _Stop(Exception):
@@ -262,27 +275,17 @@ def _run_for_a_program(runner: ProjectionRunner, action: str, names: list[str] |
            "read_models": statuses()})
     end, read = "done", None
     runner.rates.clear()
-    for attempt in range(BUSY_ATTEMPTS):
-        try:
-            if action == "rebuild":
-                runner.rebuild(names, cancelled=control.cancel.is_set, progress=progress)
-            else:
-                read = runner.catch_up(cancelled=control.stop.is_set, progress=progress)
-                if control.stop.is_set():
-                    end = "stopped"
-        except RebuildCancelled:
-            end = "cancelled"
-        except _Stop:
-            end = "stopped"
-        except apsw.BusyError:
-            # SQLite answers BUSY at once, without waiting, when a read transaction must become a
-            # write while another connection (the app's snapshot writes) holds the lock. The batch
-            # rolled back; the run resumes from the checkpoints.
-            if attempt == BUSY_ATTEMPTS - 1:
-                raise
-            time.sleep(0.1 * (attempt + 1))
-            continue
-        break
+    try:
+        if action == "rebuild":
+            runner.rebuild(names, cancelled=control.cancel.is_set, progress=progress)
+        else:
+            read = runner.catch_up(cancelled=control.stop.is_set, progress=progress)
+            if control.stop.is_set():
+                end = "stopped"
+    except RebuildCancelled:
+        end = "cancelled"
+    except _Stop:
+        end = "stopped"
     final = statuses()
     _emit({"event": end, "action": action, "names": names, "read": read, "read_models": final,
            "checkpoints": runner.checkpoints(), "peak_rss_mb": _peak_rss_mb()})

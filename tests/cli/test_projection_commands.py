@@ -202,3 +202,37 @@ def test_project_control_stdin_lingers_for_more_runs_and_cancels(demo: tuple[Pat
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def test_a_read_database_locked_by_another_program_gets_one_clear_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import apsw
+
+    from explorer.projections import runner as runner_module
+    from explorer.store.readdb import ReadDatabase
+
+    path = tmp_path / "small.evstore"
+    make_demo(path, devices=5, events=200, seed=3)
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        readdb = ReadDatabase.for_store(store.store_id)
+    runner_module.ensure_schema(readdb)
+    other = apsw.Connection(str(readdb.path))
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock throughout
+    original = ReadDatabase.for_store.__func__
+    monkeypatch.setattr(ReadDatabase, "for_store", classmethod(
+        lambda cls, store_id: _short_wait(original(cls, store_id))))
+    monkeypatch.setattr(runner_module, "BUSY_ATTEMPTS", 2)
+    try:
+        code, out, err = run(capsys, "project", str(path))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "read database stayed locked by another program" in err
+    code, out, _ = run(capsys, "project", str(path), "--json")  # free again: it builds, nothing failed
+    assert code == 0 and all(m["state"] == "live" for m in json.loads(out)["read_models"])
+
+
+def _short_wait(readdb):  # noqa: ANN001, ANN202 - a test helper
+    readdb.db.setbusytimeout(100)
+    return readdb
