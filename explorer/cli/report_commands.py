@@ -89,7 +89,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise CliError(f"{output}: cannot be written ({exc.strerror or exc})") from None
     integrity = result.report.integrity
     pages = f", {result.pages} pages" if result.pages else ""
-    print(f"wrote {result.path} ({fmt}, {result.events:,} events{pages})")
+    processes = f", written by {result.processes} processes" if result.processes > 1 else ""
+    print(f"wrote {result.path} ({fmt}, {result.events:,} events{pages}{processes})")
     if result.sidecar is not None:
         print(f"verification block: {result.sidecar}")
     print(f"event-list digest {integrity.event_list_digest}")

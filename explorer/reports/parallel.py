@@ -51,6 +51,10 @@ POLL_S = 0.1
 _progress: Any = None  # in a part's process: the shared array of positions done per part
 
 
+class SplitUnavailable(Exception):
+    """Worker processes could not be started; nothing was written (the caller lists in-process)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PartJob:
     """One part of a split report, as sent to its process.
@@ -179,7 +183,10 @@ def write_csv(run: ReportRun, out: TextIO, *, parts: int, workdir: Path,
         jobs = [PartJob(k, str(run.store.path), resolved, a, b, str(Path(tmp) / f"part-{k}.csv"),
                         str(Path(tmp) / f"part-{k}.digest"), k == len(plan) - 1)
                 for k, (a, b) in enumerate(plan)]
-        pool = context.Pool(len(jobs), initializer=_init_part, initargs=(done,))
+        try:
+            pool = context.Pool(len(jobs), initializer=_init_part, initargs=(done,))
+        except OSError as exc:  # no processes here (a sandbox, a broken multiprocessing state)
+            raise SplitUnavailable(f"cannot start worker processes ({exc})") from exc
         try:
             pending = [pool.apply_async(run_part, (job,)) for job in jobs]
             while not all(p.ready() for p in pending):

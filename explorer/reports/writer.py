@@ -8,6 +8,7 @@ embeds it; JSON is it.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -38,6 +39,8 @@ from explorer.timetravel import TimeTravel
 FORMATS = ("pdf", "html", "csv", "json")
 SIDECAR_SUFFIX = ".verify.json"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class ReportResult:
@@ -49,6 +52,7 @@ class ReportResult:
         report: header, summary and integrity.
         events: events listed.
         pages: PDF pages (0 for other formats).
+        processes: how many processes wrote it (a large CSV is split: explorer/reports/parallel.py).
     """
 
     path: Path
@@ -56,6 +60,7 @@ class ReportResult:
     report: Report
     events: int
     pages: int = 0
+    processes: int = 1
 
 
 def sidecar_path(path: Path) -> Path:
@@ -136,16 +141,20 @@ def write_report(
         parts = split if split is not None else parallel.parts_for(run.resolved, cores=jobs)
         with _atomic(target, "w") as out:
             if parts > 1:  # a large report: one process per core (explorer/reports/parallel.py)
-                count = parallel.write_csv(run, out, parts=parts, workdir=target.parent, progress=progress,
-                                           cancelled=cancelled)
-            else:
+                try:
+                    count = parallel.write_csv(run, out, parts=parts, workdir=target.parent, progress=progress,
+                                               cancelled=cancelled)
+                except parallel.SplitUnavailable as exc:  # the same report, from this process only
+                    log.warning("CSV report in one process: %s", exc)
+                    parts = 1
+            if parts <= 1:
                 count = csv_report.write_csv(run.entries(progress, cancelled), out)
         assert run.report is not None
         side = sidecar_path(target)
         with _atomic(side, "wb") as out:
             out.write(orjson.dumps(manifest(run.report, []) | {"events_in": target.name},
                                    option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-        return ReportResult(target, side, run.report, count)
+        return ReportResult(target, side, run.report, count, processes=max(parts, 1))
     if kind == "json":
         run = start_report(store, scope, **options)
         with _atomic(target, "wb") as out:

@@ -53,6 +53,7 @@ def test_a_split_csv_equals_the_one_process_csv(store: SQLiteEventStore, tmp_pat
                          progress=lambda done, total: seen.append((done, total)))
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "three.csv").read_bytes()
     assert split.events == whole.events > 0
+    assert (whole.processes, split.processes) == (1, 3)
     assert split.report.integrity == whole.report.integrity
     one, three = whole.report.summary, split.report.summary
     assert three.counts_by_type == one.counts_by_type and list(three.counts_by_type) == list(one.counts_by_type)
@@ -89,3 +90,25 @@ def test_csv_line_quotes_exactly_like_the_csv_module(cells: list[str]) -> None:
     if cells != [""]:  # csv quotes a lone empty field; a report row always has 13
         assert csv_report.csv_line(cells) == expected.getvalue()
     assert next(csv.reader(io.StringIO(csv_report.csv_line(cells)))) == (cells if cells != [""] else [])
+
+
+def test_when_no_process_can_start_the_same_report_is_written_by_this_one(
+        store: SQLiteEventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    real = parallel.multiprocessing.get_context
+
+    class NoProcesses:
+        def __init__(self, method: str) -> None:
+            self.context = real(method)
+
+        def Array(self, *args: object, **kwargs: object) -> object:  # noqa: N802 - multiprocessing's name
+            return self.context.Array(*args, **kwargs)
+
+        def Pool(self, *args: object, **kwargs: object) -> object:  # noqa: N802
+            raise OSError(9, "Bad file descriptor")
+
+    whole = write_report(store, ReportScope(), tmp_path / "one.csv", generated_by="t", split=1)
+    monkeypatch.setattr(parallel.multiprocessing, "get_context", NoProcesses)
+    fallback = write_report(store, ReportScope(), tmp_path / "fallback.csv", generated_by="t", split=3)
+    assert fallback.processes == 1 and "cannot start worker processes" in caplog.text
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "fallback.csv").read_bytes()
+    assert fallback.report.integrity == whole.report.integrity
