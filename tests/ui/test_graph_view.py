@@ -50,6 +50,45 @@ def drawn_edges(view: GraphView) -> int:
     return 0 if x is None else len(x) // 2
 
 
+def drawn_segments(item) -> set[tuple[float, float, float, float]]:
+    """The line segments an item draws, as (x0, y0, x1, y1)."""
+    x, y = item.getData()
+    if x is None or len(x) == 0:
+        return set()
+    return {(float(x[i]), float(y[i]), float(x[i + 1]), float(y[i + 1])) for i in range(0, len(x), 2)}
+
+
+def segments_of(view: GraphView, edges) -> set[tuple[float, float, float, float]]:
+    """The segments `edges` must be drawn as: from the layout position of one device to the other's."""
+    return {(*view.layout_positions[a], *view.layout_positions[b]) for a, b in edges}
+
+
+def test_drawn_lines_are_the_graph_as_of_the_cursor(qtbot, context: AppContext, view: GraphView) -> None:
+    """The edge rows the view keeps between redraws never leave a stale or missing line."""
+    readdb = runner_for(context.store).readdb
+    view.component_box.setChecked(True)
+    context.select_stream(context.summary.burst_device)  # type: ignore[attr-defined]
+    previous = view.graph
+    for position in (context.head // 3, context.head // 3 + 25, 200, context.head, context.head - 60, 1):
+        with qtbot.waitSignal(view.graph_shown, timeout=10000):
+            context.set_position(position)
+        expected = graph_at(readdb, position)
+        assert drawn_segments(view.edges_item) == segments_of(view, expected.edges)
+        assert drawn_edges(view) == len(expected.edges)
+        added = set(expected.edges) - set(previous.edges)
+        removed = set(previous.edges) - set(expected.edges)
+        assert drawn_segments(view.added_item) == segments_of(view, added)
+        assert drawn_segments(view.removed_item) == segments_of(view, removed)
+        sid = context.stream_id
+        component = connected_to(expected, sid)
+        assert drawn_segments(view.component_item) == segments_of(
+            view, [(a, b) for a, b in expected.edges if a in component or a == sid])
+        linked = {n for e in expected.edges for n in e}
+        assert set(view.node_items["isolated"].data["data"]) == set(expected.nodes) - linked - component - {sid}
+        assert set(view.node_items["component"].data["data"]) == (component & set(expected.nodes)) - {sid}
+        previous = expected
+
+
 def test_edges_follow_the_cursor(qtbot, context: AppContext, view: GraphView) -> None:
     readdb = runner_for(context.store).readdb
     layout_before = dict(view.layout_positions)
