@@ -15,7 +15,7 @@ from explorer.projections.registry import registry_at
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.projection_service import service_for
-from explorer.ui.views.analytics_view import AnalyticsView, SuspiciousModel
+from explorer.ui.views.analytics_view import NO_DEVICE_HINT, AnalyticsView, SuspiciousModel
 from explorer.ui.views.registry_view import PendingRole, RegistryModel, RegistryView
 from tests.helpers.asof import save_artifact
 from tests.helpers.stores import make_demo
@@ -82,6 +82,8 @@ def test_analytics_view_ranks_planted_devices_and_charts_one(qtbot, context: App
     view.resize(900, 600)
     view.show()
     qtbot.waitUntil(lambda: view.position == context.head, timeout=10000)
+    if context.stream_id is None:  # nothing selected yet: the charts say how to get one
+        assert view.title.text() == NO_DEVICE_HINT and view.device_result is None
     top = {view.model.index(r, 0).data(256 + 1) for r in range(2)}
     assert top == {context.summary.night_caller, context.summary.burst_device}  # type: ignore[attr-defined]
     assert [a.stream_id for a in view.model.rows] == [a.stream_id for a in activity_at(runner_for(context.store).readdb)]
@@ -100,6 +102,9 @@ def test_analytics_view_ranks_planted_devices_and_charts_one(qtbot, context: App
         context.set_position(half)
     assert sum(b.calls_in + b.calls_out for b in view.buckets) <= sum(
         a.calls for a in activity_at(runner_for(context.store).readdb, half) if a.stream_id == sid)
+    context.select_stream(None)  # deselected: no chart of the device left behind
+    qtbot.waitUntil(lambda: view.title.text() == NO_DEVICE_HINT, timeout=10000)
+    assert view.buckets == [] and view.device_result is None
     view.reader.wait()
 
 

@@ -22,6 +22,7 @@ from explorer.ui.views.when_shown import RefreshWhenShown
 
 _Index = QModelIndex | QPersistentModelIndex
 StreamRole = Qt.ItemDataRole.UserRole + 1
+NO_DEVICE_HINT = "Select a device in the table (or in Streams) to see its calls per hour as of the cursor."
 SIZE_SAMPLE = 100  # rows measured (besides the visible ones) when the columns are sized
 
 
@@ -196,6 +197,7 @@ class AnalyticsView(QWidget):
     def request_device(self) -> None:
         store, sid = self.context.store, self.context.stream_id
         if store is None or not sid:
+            self._clear_device()
             return
         position = self.context.position
 
@@ -228,6 +230,14 @@ class AnalyticsView(QWidget):
             f" — as of #{position:,}")
         self.device_result = (sid, position)
         self.device_shown.emit((sid, position))
+
+    def _clear_device(self) -> None:
+        self.reader.forget("device")
+        self.buckets, self.device_result = [], None
+        self.in_bars.setOpts(x=[], height=[], width=3000)
+        self.out_bars.setOpts(x=[], y0=[], height=[], width=3000)
+        self.night_marks.setData([], [])
+        self.title.setText(NO_DEVICE_HINT)
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
