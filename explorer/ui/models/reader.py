@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer
+from shiboken6 import isValid
 
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui import workers
@@ -75,11 +76,21 @@ class StoreReader(QObject):
         self._live[key] = worker
         worker.signals.finished.connect(partial(self._finished, key))
         if on_result is not None:
-            worker.signals.returned.connect(on_result)
-        worker.signals.errored.connect(on_error or _log_error)
+            worker.signals.returned.connect(self._while_alive(on_result))
+        worker.signals.errored.connect(self._while_alive(on_error) if on_error else _log_error)
         self.pool.start(worker)
         return worker
 
+
+    def _while_alive(self, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        """`callback`, called only while this reader (and so the model that owns it) still exists:
+        a page can arrive after its window closed, and a deleted model must not be touched."""
+
+        def deliver(value: Any) -> None:
+            if isValid(self):
+                callback(value)
+
+        return deliver
 
     def _finished(self, key: int) -> None:
         # Let go on the next loop turn: the worker's signals object is still delivering this call.
