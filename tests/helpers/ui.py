@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,27 @@ def save_artifact(widget: QWidget, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     widget.grab().save(str(path))
     return path
+
+
+@contextmanager
+def dark_palette() -> Iterator[None]:
+    """The application in a dark palette for the duration (screenshots and theme tests)."""
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    palette = QPalette()
+    for role, color in ((QPalette.ColorRole.Window, "#202124"), (QPalette.ColorRole.Base, "#17181a"),
+                        (QPalette.ColorRole.AlternateBase, "#24262a"), (QPalette.ColorRole.Text, "#e8eaed"),
+                        (QPalette.ColorRole.WindowText, "#e8eaed"), (QPalette.ColorRole.Button, "#303134"),
+                        (QPalette.ColorRole.ButtonText, "#e8eaed"), (QPalette.ColorRole.Highlight, "#8ab4f8")):
+        palette.setColor(role, QColor(color))
+    app = QApplication.instance()
+    old = app.palette()
+    app.setPalette(palette)
+    try:
+        yield
+    finally:
+        app.setPalette(old)
 
 
 @pytest.fixture(scope="session")

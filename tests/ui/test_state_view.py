@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QLabel
 
 from explorer.timetravel import TimeTravel, diff
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.views.state_view import MarkRole, StateTreeModel, StateView, leaf_values
+from tests.helpers.ui import dark_palette
 from tests.helpers.asof import asof_context, HTML_NAME, add_html_rename, reference_state, save_artifact  # noqa: F401 - asof_context is a fixture
 
 
@@ -222,24 +222,13 @@ def test_model_marks_removed_fields(qtmodeltester) -> None:
 
 def test_dark_palette_screenshot(qtbot, context, view) -> None:
     sid = context.test_stream_id
-    palette = QPalette()
-    for role, color in ((QPalette.ColorRole.Window, "#202124"), (QPalette.ColorRole.Base, "#17181a"),
-                        (QPalette.ColorRole.AlternateBase, "#24262a"), (QPalette.ColorRole.Text, "#e8eaed"),
-                        (QPalette.ColorRole.WindowText, "#e8eaed"), (QPalette.ColorRole.Button, "#303134"),
-                        (QPalette.ColorRole.ButtonText, "#e8eaed"), (QPalette.ColorRole.Highlight, "#8ab4f8")):
-        palette.setColor(role, QColor(color))
-    app = QApplication.instance()
-    old = app.palette()
-    app.setPalette(palette)
-    try:
+    with dark_palette():
         context.select_stream(sid)
         connect = next(e for e in context.store.read_stream(sid) if e.type == "DeviceConnected")
         context.set_position(connect.position)
         shown_at(qtbot, view, sid, connect.position)
         view.tree.expandAll()
         assert save_artifact(view, "state_view_dark.png").exists()
-    finally:
-        app.setPalette(old)
 
 
 def test_expanded_fields_stay_expanded_across_moves_and_rebuilds(qtbot, context, view) -> None:

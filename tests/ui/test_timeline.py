@@ -17,6 +17,7 @@ from explorer.ui.views import ACTIONS, VIEWS
 from explorer.ui.views import timeline as timeline_module
 from explorer.ui.views.state_view import StateView, leaf_values
 from explorer.ui.views.timeline import TimelineView
+from tests.helpers.ui import dark_palette
 from tests.helpers.asof import asof_context, reference_state, save_artifact  # noqa: F401 - asof_context is a fixture
 
 
@@ -246,20 +247,10 @@ def test_play_replays_at_the_chosen_speed_and_stops_at_the_head(qtbot, context, 
 
 
 def test_follows_a_dark_palette(qtbot, context, views) -> None:
-    from PySide6.QtGui import QColor, QPalette
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtGui import QColor
 
     timeline, state, splitter = views
-    palette = QPalette()
-    for role, color in ((QPalette.ColorRole.Window, "#202124"), (QPalette.ColorRole.Base, "#17181a"),
-                        (QPalette.ColorRole.AlternateBase, "#24262a"), (QPalette.ColorRole.Text, "#e8eaed"),
-                        (QPalette.ColorRole.WindowText, "#e8eaed"), (QPalette.ColorRole.Button, "#303134"),
-                        (QPalette.ColorRole.ButtonText, "#e8eaed"), (QPalette.ColorRole.Highlight, "#8ab4f8")):
-        palette.setColor(role, QColor(color))
-    app = QApplication.instance()
-    old = app.palette()
-    app.setPalette(palette)
-    try:
+    with dark_palette():
         qtbot.waitUntil(lambda: timeline.graphics.backgroundBrush().color() == QColor("#17181a"))
         with qtbot.waitSignal(timeline.markers_shown, timeout=5000):
             context.select_stream(context.test_stream_id)
@@ -270,5 +261,3 @@ def test_follows_a_dark_palette(qtbot, context, views) -> None:
         state_matches(qtbot, context, state)
         state.tree.expandAll()
         assert save_artifact(splitter, "timeline_and_state_dark.png").exists()
-    finally:
-        app.setPalette(old)
