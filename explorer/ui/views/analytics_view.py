@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter,
 from explorer.projections.analytics import DeviceActivity, HourBucket, activity_at, hourly
 from explorer.projections.registry import names_at
 from explorer.ui.context import AppContext
-from explorer.ui.projection_service import service_for
 from explorer.ui.views.latest_reader import Connections, LatestReader
 from explorer.ui.views.when_shown import RefreshWhenShown
 
@@ -147,11 +146,9 @@ class AnalyticsView(QWidget):
         self.device_result: tuple[str, int] | None = None  # (stream id, position) of the charts shown
 
         # Queries run only while the view can be seen; a hidden one refreshes once when shown.
-        self.refresher = RefreshWhenShown(widget=self, refresh=self.request)
+        self.refresher = RefreshWhenShown(widget=self, refresh=self.request, context=context)
         context.store_changed.connect(self._store_changed)
-        context.position_changed.connect(self.refresher.request)
         context.stream_selected.connect(self._stream_selected)
-        service_for(context).models_advanced.connect(self.refresher.request)
         self.refresher.request()
 
     def _stream_selected(self, _sid: str | None) -> None:

@@ -23,7 +23,6 @@ from explorer.projections.graph import GraphAt, all_edges, all_nodes, connected_
 from explorer.projections.layout import force_layout, spread_position
 from explorer.projections.registry import names_at
 from explorer.ui.context import AppContext, PendingPreview
-from explorer.ui.projection_service import service_for
 from explorer.ui.views.latest_reader import Connections, LatestReader
 from explorer.ui.views.when_shown import RefreshWhenShown
 
@@ -151,12 +150,10 @@ class GraphView(QWidget):
 
         # Only a visible graph queries and redraws; a hidden one (another tab current) catches up
         # once when shown: a redraw is tens of ms at thousands of edges, wasted on a hidden view.
-        self.refresher = RefreshWhenShown(widget=self, refresh=self.refresh)
+        self.refresher = RefreshWhenShown(widget=self, refresh=self.refresh, context=context)
         context.store_changed.connect(self._store_changed)
-        context.position_changed.connect(self.refresher.request)
         context.stream_selected.connect(self._stream_selected)
         context.pending_changed.connect(self._draw_pending)
-        service_for(context).models_advanced.connect(self.refresher.request)
         if context.store is not None:
             self._store_changed(context.store)
 

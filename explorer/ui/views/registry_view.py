@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit,
 
 from explorer.projections.registry import RegistryRow, registry_at
 from explorer.ui.context import AppContext, PendingPreview
-from explorer.ui.projection_service import service_for
 from explorer.ui.views.latest_reader import Connections, LatestReader
 from explorer.ui.views.when_shown import RefreshWhenShown
 
@@ -252,11 +251,9 @@ class RegistryView(QWidget):
         self._rows: list[RegistryRow] = []
 
         # Queries run only while the table can be seen; a hidden one refreshes once when shown.
-        self.refresher = RefreshWhenShown(widget=self, refresh=self.request)
+        self.refresher = RefreshWhenShown(widget=self, refresh=self.request, context=context)
         context.store_changed.connect(self._store_changed)
-        context.position_changed.connect(self.refresher.request)
         context.pending_changed.connect(self._pending_changed)
-        service_for(context).models_advanced.connect(self.refresher.request)
         self.refresher.request()
 
     def _pending_changed(self, pending: PendingPreview | None) -> None:

@@ -16,6 +16,9 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
+from explorer.ui.context import AppContext
+from explorer.ui.projection_service import service_for
+
 
 class RefreshWhenShown(QObject):
     """Gate a view's refresh on its visibility.
@@ -25,13 +28,16 @@ class RefreshWhenShown(QObject):
         skipped: how many refreshes were not run because the view was hidden (for tests and logs).
     """
 
-    def __init__(self, *, widget: QWidget, refresh: Callable[[], None]) -> None:
+    def __init__(self, *, widget: QWidget, refresh: Callable[[], None], context: AppContext | None = None) -> None:
         super().__init__(widget)
         self._widget = widget
         self._refresh = refresh
         self.stale = False
         self.skipped = 0
         widget.installEventFilter(self)
+        if context is not None:  # a read-model view: out of date when the cursor moves or the models advance
+            context.position_changed.connect(self.request)
+            service_for(context).models_advanced.connect(self.request)
 
     def visible(self) -> bool:
         """Whether the view can be seen now (False once it is destroyed)."""
