@@ -373,17 +373,18 @@ class EventListDigest:
         lines = self._lines
         lines.append(f"{position} {hash_hex}\n")
         if len(lines) >= 4096:
-            self._flush()
+            self.flush()
 
     def add_file(self, path: str | os.PathLike[str], count: int) -> None:
         """Add `count` lines that a part of a split report wrote to `path` (read in blocks)."""
-        self._flush()
+        self.flush()
         with open(path, "rb") as lines:
             while block := lines.read(1 << 20):
                 self._sha.update(block)
         self._hashed += count
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Hash (and copy) the lines added so far."""
         if self._lines:
             text = "".join(self._lines)
             self._sha.update(text.encode())
@@ -393,7 +394,7 @@ class EventListDigest:
             self._lines.clear()
 
     def hexdigest(self) -> str:
-        self._flush()
+        self.flush()
         return self._sha.hexdigest()
 
 
@@ -584,7 +585,7 @@ def iter_entries(
     total = last - resolved.first_position + 1
     types, actors = resolved.scope.event_types, resolved.scope.actors
     loads, dumps, JSONError, sha256 = orjson.loads, orjson.dumps, orjson.JSONDecodeError, hashlib.sha256
-    kits: dict[str, tuple[Any, Any, Any]] = {}  # stream type -> (pack, evolve, sentence)
+    kits: dict[str, tuple[Any, Any]] = {}  # stream type -> (its decider's evolve, its pack's sentence)
     name_of, state_before, remember = folds.name_of, folds.state_before, folds.remember_name
     states, end_versions = folds.states, folds.end_versions
     seen = 0
@@ -599,7 +600,7 @@ def iter_entries(
         kit = kits.get(stype)
         if kit is None:
             pack = pack_for(stype)
-            kit = kits[stype] = (pack, pack.decider.evolve, pack.sentence)
+            kit = kits[stype] = (pack.decider.evolve, pack.sentence)
         problem = ""
         try:
             data = loads(data_text)
@@ -611,7 +612,7 @@ def iter_entries(
         if before is None:
             before = state_before(sid, stype, version)
         try:
-            after = kit[1](before, etype, data)
+            after = kit[0](before, etype, data)
         except Exception as exc:  # noqa: BLE001 - a damaged event must not stop an audit report
             after, problem = before, problem or f"the {stype} decider cannot apply this event ({exc})"
         states[sid] = after
@@ -634,7 +635,7 @@ def iter_entries(
         if (types and etype not in types) or (actors and actor not in actors):
             continue
         occurred = data.get("occurred_at")
-        sentence = kit[2](etype, data, sid, name_of) if not problem else f"[damaged event: {problem}]"
+        sentence = kit[1](etype, data, sid, name_of) if not problem else f"[damaged event: {problem}]"
         if "\n" in sentence or "\r" in sentence or "\t" in sentence:
             sentence = " ".join(sentence.split())
         yield ReportEntry(
@@ -953,7 +954,7 @@ class SummaryBuilder:
     def part(self) -> PartSummary:
         """What this builder counted, to be merged into the builder of the whole report."""
         digest = self.digest
-        digest._flush()  # every line into the part's file before the parent reads it
+        digest.flush()  # every line into the part's file before the parent reads it
         return PartSummary(dict(self.by_type), dict(self.by_actor), self.first, self.last,
                            {k: list(v) for k, v in self.timeline.items()}, digest.count)
 
