@@ -35,6 +35,11 @@ def quoted(text: str) -> str:
     return text
 
 
+def cell_of(text: str) -> str:
+    """A text cell as written: guarded (`cell`) and quoted (`quoted`)."""
+    return quoted(cell(text))
+
+
 def csv_line(cells: Iterable[str]) -> str:
     """One CSV record of text cells, with its line end (what csv.writer writes, QUOTE_MINIMAL)."""
     return ",".join([quoted(c) for c in cells]) + LINE_END
@@ -65,15 +70,23 @@ def write_rows(entries: Iterable[ReportEntry], out: TextIO) -> int:
     write = out.write
     lines: list[str] = []
     count = 0
+    names: dict[str, str] = {}  # stream id, stream type, event type or actor -> its cell (they repeat)
     for e in entries:
+        sid, stype, etype, actor = e.stream_id, e.stream_type, e.type, e.actor
+        cells = names.get(sid), names.get(stype), names.get(etype), names.get(actor)
+        if None in cells:
+            if len(names) >= 100_000:  # bounded: a store with more streams than this pays the quoting again
+                names.clear()
+            for text in (sid, stype, etype, actor):
+                names[text] = cell_of(text)
+            cells = names[sid], names[stype], names[etype], names[actor]
+        sid, stype, etype, actor = cells
         changes = changes_cell(e) if e.changes else ""
-        texts = [e.occurred_at, e.stream_id, e.stream_type, e.type, e.actor, e.sentence, changes, e.event_id,
-                 e.chain_hash]
-        occurred, sid, stype, etype, actor, summary, changes, eid, chash = [  # cell() and quoted(), inlined
+        occurred, summary, changes, eid, chash = [  # cell_of(), inlined
             (('"' + t.replace('"', '""') + '"') if ("," in t or '"' in t or "\n" in t or "\r" in t) else t)
             if t[:1] not in danger else
             (('"\'' + t.replace('"', '""') + '"') if ("," in t or '"' in t or "\n" in t or "\r" in t) else "'" + t)
-            for t in texts
+            for t in (e.occurred_at, e.sentence, changes, e.event_id, e.chain_hash)
         ]
         lines.append(f"{e.position},{e.recorded_at},{occurred},{sid},{stype},{e.version},{etype},{actor},"
                      f"{summary},{changes},{eid},{e.event_hash},{chash}\r\n")

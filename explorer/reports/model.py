@@ -509,19 +509,19 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], stream_type: st
     get, label_of, change = before.get, labels.get, _new_change
     out = []
     new_keys = 0
-    # The keys whose value object changed, found first: evolve copies a state and replaces only
-    # what changed, so most keys hold the very same object before and after. (A comprehension
-    # measured faster than map/compress over the same dict.)
-    for key, new in [(k, v) for k, v in after.items() if get(k, _MISSING) is not v]:
+    for key, new in after.items():
         old = get(key, _MISSING)
-        kind_new, kind_old = type(new), type(old)
-        if kind_new is int and kind_old is int:
+        if old is new:  # evolve copies a state and replaces only what changed: most keys hold the same object
+            continue
+        kind_new = type(new)
+        if kind_new is int and type(old) is int:
             # The common case (counters), first and inlined: a call costs more than the formatting.
             if old != new:
                 out.append(change((key, label_of(key, key), str(old), str(new))))
             continue
         if old == new:
             continue
+        kind_old = type(old)
         label = label_of(key, key)
         if old is _MISSING:
             old, kind_old = None, type(None)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from explorer.reports import csv as csv_report
 from explorer.reports import parallel
-from explorer.reports.model import ReportCancelled, ReportScope, start_report
+from explorer.reports.model import FieldChange, ReportCancelled, ReportEntry, ReportScope, start_report
 from explorer.reports.writer import write_report
 from explorer.store.sqlite import SQLiteEventStore
 
@@ -90,6 +90,29 @@ def test_csv_line_quotes_exactly_like_the_csv_module(cells: list[str]) -> None:
     if cells != [""]:  # csv quotes a lone empty field; a report row always has 13
         assert csv_report.csv_line(cells) == expected.getvalue()
     assert next(csv.reader(io.StringIO(csv_report.csv_line(cells)))) == (cells if cells != [""] else [])
+
+
+_TEXT = st.text(alphabet=st.sampled_from('ab ,"\r\n\t=+-@\'→é'), max_size=6)
+
+
+@given(st.lists(st.tuples(_TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT,
+                          st.lists(st.tuples(_TEXT, _TEXT, _TEXT), max_size=2)), min_size=1, max_size=8))
+def test_report_rows_are_what_the_csv_module_writes_of_guarded_cells(rows: list[tuple]) -> None:
+    # Few distinct texts, so stream ids, types and actors repeat (write_rows keeps their cells).
+    entries = [ReportEntry(n, "2026-01-01T00:00:00.000000Z", occurred, sid, stype, 1, etype, actor, sentence,
+                           tuple(FieldChange("p", label, old, new) for label, old, new in changes), eid,
+                           "ab" * 32, chash, {}, {})
+               for n, (occurred, sid, stype, etype, actor, sentence, eid, chash, _unused, changes) in enumerate(rows)]
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\r\n")
+    for e in entries:
+        writer.writerow([str(e.position), e.recorded_at] + [csv_report.cell(t) for t in (
+            e.occurred_at, e.stream_id, e.stream_type)] + [str(e.version)] + [csv_report.cell(t) for t in (
+            e.type, e.actor, e.sentence, csv_report.changes_cell(e), e.event_id)] + [e.event_hash,
+                                                                                     csv_report.cell(e.chain_hash)])
+    written = io.StringIO()
+    assert csv_report.write_rows(entries, written) == len(entries)
+    assert written.getvalue() == expected.getvalue()
 
 
 def test_when_no_process_can_start_the_same_report_is_written_by_this_one(
