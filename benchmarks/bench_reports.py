@@ -9,7 +9,8 @@
 
 Each measurement runs in a fresh child process (`--child`), so peak RSS is the report's own.
 Run: `python3 tasks.py bench reports` (BENCH_REPORTS_QUICK=1 skips the 1M store; BENCH_REPORTS_ONLY=csv
-skips the PDF; BENCH_REPORTS_ONLY=pdf runs only the PDF, BENCH_REPORTS_PDF_RUNS=N times).
+skips the PDF; BENCH_REPORTS_ONLY=pdf runs only the PDF, BENCH_REPORTS_PDF_RUNS=N times;
+BENCH_REPORTS_ONLY=costs prints where a CSV report's time goes per event: benchmarks/report_costs.py).
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def main(argv: list[str]) -> int:
         print(json.dumps(_child(argv[1], argv[2], int(argv[3]), argv[4])))
         return 0
     quick = os.environ.get("BENCH_REPORTS_QUICK") == "1"
+    if os.environ.get("BENCH_REPORTS_ONLY") == "costs":
+        from benchmarks.report_costs import print_costs, stage_costs
+        from explorer.reports.parallel import available_cores
+
+        events = int(os.environ.get("BENCH_REPORTS_COST_EVENTS", 200_000))
+        load = os.getloadavg()[0]
+        print(f"CPU per event, cumulative stages, first {events:,} events of the 1M store (load {load:.1f}):")
+        print_costs(stage_costs(demo_store(1_000_000), events), events, available_cores())
+        return 0
     small = demo_store(100_000)
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as out:
         pdf, scan = [], []
