@@ -76,12 +76,33 @@ def format_of(path: Path, explicit: str | None = None) -> str:
     return fmt
 
 
+def _new_file_mode() -> int:
+    """The permissions a new file of this user gets (0o666 less the umask).
+
+    Read once, on import: reading the umask means setting it, and a report is written on a
+    worker thread while other threads may create files.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_NEW_FILE_MODE = _new_file_mode()
+
+
 @contextmanager
 def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
+    """Write `path` whole or not at all: a hidden part file beside it, renamed when complete.
+
+    The report gets the permissions of any new file of the user (mkstemp's part file is private,
+    0600: an auditor hands the report on).
+    """
     if not path.parent.is_dir():
         raise ReportError(f"{path.parent}: no such folder")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
+    if os.name == "posix":
+        os.chmod(tmp, _NEW_FILE_MODE)
     try:
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
         with open(tmp, mode, **kwargs) as handle:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import stat
 import html.parser
 import re
 from pathlib import Path
@@ -209,3 +211,12 @@ def test_csv_cells_from_event_data_never_start_a_formula(tmp_path: Path) -> None
         (row,) = list(csv.DictReader(handle))
     assert row["occurred_at"] == "'=HYPERLINK(\"http://x\")"
     assert row["type"] == "'=ThingCreated" and row["actor"] == "'@me"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_a_report_gets_the_permissions_of_any_new_file_of_the_user(store, tmp_path: Path) -> None:
+    (tmp_path / "plain.txt").touch()
+    plain = stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
+    result = write_report(store, ReportScope(to_position=20), tmp_path / "r.csv")
+    assert stat.S_IMODE(result.path.stat().st_mode) == plain  # not mkstemp's private 0600
+    assert result.sidecar is not None and stat.S_IMODE(result.sidecar.stat().st_mode) == plain
