@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from explorer.paths import read_db_path
 from explorer.reports import csv as csv_report
 from explorer.reports import html as html_report
 from explorer.reports import json_report
@@ -65,6 +66,28 @@ class ReportResult:
 
 def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def refuse_store_files(store: SQLiteEventStore, path: Path) -> None:
+    """Raise ReportError when writing a report to `path` (or its sidecar) would replace the store
+    being reported, one of its SQLite side files, or its read database: a report never costs data.
+    """
+    own = store.path
+    guarded = {own: "the event store this report is made of",
+               read_db_path(store.store_id): "the read database of the store this report is made of"}
+    for suffix in ("-wal", "-shm", "-journal"):
+        guarded[own.with_name(own.name + suffix)] = "a file of the event store this report is made of"
+    for candidate in (path, sidecar_path(path)):
+        for protected, what in guarded.items():
+            if _same_file(candidate, protected):
+                raise ReportError(f"{candidate}: that is {what}; choose another name")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # links and hard links too
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
 
 
 def format_of(path: Path, explicit: str | None = None) -> str:
@@ -155,6 +178,7 @@ def write_report(
     """
     target = Path(path)
     kind = format_of(target, fmt)
+    refuse_store_files(store, target)
     options: dict[str, Any] = dict(title=title, generated_by=generated_by, bookmarks=bookmarks,
                                    include_data=include_data, time_travel=time_travel)
     if kind == "csv":

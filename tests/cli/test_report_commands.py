@@ -108,6 +108,17 @@ def test_existing_output_is_not_overwritten_without_force(copy: Path, tmp_path: 
     assert out.read_text() == "precious"
 
 
+def test_force_never_writes_a_report_over_the_store_being_reported(copy: Path, tmp_path: Path) -> None:
+    before = copy.read_bytes()
+    result = run_cli("report", str(copy), "--format", "csv", "-o", str(copy), "--force")
+    assert "that is the event store this report is made of" in assert_one_error_line(result)
+    link = tmp_path / "link.csv"
+    link.symlink_to(copy)
+    assert "that is the event store" in assert_one_error_line(run_cli("report", str(copy), "-o", str(link), "--force"))
+    assert copy.read_bytes() == before
+    assert run_cli("verify", str(copy)).returncode == 0
+
+
 def test_verify_report_of_a_non_report(copy: Path, tmp_path: Path) -> None:
     junk = tmp_path / "junk.json"
     junk.write_text("[1, 2]")

@@ -14,7 +14,7 @@ import pypdf
 import pytest
 
 from explorer.reports import csv as csv_report
-from explorer.reports.model import ReportScope
+from explorer.reports.model import ReportError, ReportScope
 from explorer.reports.writer import write_report
 from explorer.store.base_types import NO_STREAM
 from explorer.store.records import EventFilter, NewEvent
@@ -220,3 +220,17 @@ def test_a_report_gets_the_permissions_of_any_new_file_of_the_user(store, tmp_pa
     result = write_report(store, ReportScope(to_position=20), tmp_path / "r.csv")
     assert stat.S_IMODE(result.path.stat().st_mode) == plain  # not mkstemp's private 0600
     assert result.sidecar is not None and stat.S_IMODE(result.sidecar.stat().st_mode) == plain
+
+
+def test_a_report_never_replaces_a_file_of_the_store_it_is_made_of(tmp_path: Path) -> None:
+    # A store whose name is what a CSV report's sidecar would be called, and its write-ahead log.
+    path = tmp_path / "r.csv.verify.json"
+    with SQLiteEventStore.create(path) as store:
+        store.append("thing-1", "Thing", [NewEvent("ThingCreated", {"n": 1})], NO_STREAM)
+        for target, words in ((tmp_path / "r.csv", "that is the event store"),
+                              (tmp_path / "r.csv.verify.json-wal", "a file of the event store")):
+            with pytest.raises(ReportError, match=words):
+                write_report(store, ReportScope(), target, fmt="csv")
+        assert not (tmp_path / "r.csv").exists()
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        assert [e.type for e in store.read_all()] == ["ThingCreated"]

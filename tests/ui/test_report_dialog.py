@@ -110,3 +110,33 @@ def test_action_is_registered_with_ctrl_e(qtbot: QtBot) -> None:
     window = mock.Mock()
     assert open_report_dialog(window, AppContext()) is None
     window.show_error.assert_called_once()
+
+
+def test_a_typed_name_of_an_existing_file_is_replaced_only_when_the_user_says_so(
+        qtbot: QtBot, dialog: ReportDialog, tmp_path: Path) -> None:
+    keep = tmp_path / "notes.csv"
+    keep.write_text("precious")
+    asked: list[str] = []
+    dialog.ask = lambda title, text: asked.append(text) or False
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("csv"))
+    dialog.path_edit.setText(str(keep))
+    dialog.generate()
+    assert asked and str(keep) in asked[0]
+    assert keep.read_text() == "precious" and "Nothing was written" in dialog.message.text()
+    dialog.ask = lambda title, text: True
+    with qtbot.waitSignal(dialog.report_written, timeout=30_000):
+        dialog.generate()
+    assert keep.read_text().startswith("position,")
+
+
+def test_the_store_itself_is_never_replaced_by_a_report(qtbot: QtBot, dialog: ReportDialog,
+                                                        context: AppContext) -> None:
+    store_path = context.store.path
+    before = store_path.stat().st_size
+    dialog.ask = lambda title, text: True  # the user even says yes to replacing it
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("csv"))
+    dialog.path_edit.setText(str(store_path))
+    with qtbot.waitSignal(dialog.report_failed, timeout=30_000) as blocker:
+        dialog.generate()
+    assert "that is the event store this report is made of" in blocker.args[0]
+    assert store_path.stat().st_size == before and context.store.head().position == context.head

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -59,6 +60,8 @@ class ReportDialog(QDialog):
         context: the app context (store, stream selection, cursor, region).
         result: the last ReportResult written, or None.
         preview_image: the last preview (a QImage), or None.
+        ask: (title, text) -> True to go on; asks before a typed file name replaces a file
+            (a QMessageBox; tests answer it).
 
     Signals:
         preview_ready: a new preview image is shown.
@@ -78,6 +81,8 @@ class ReportDialog(QDialog):
         self._preview_worker: workers.Worker | None = None
         self._report_worker: workers.Worker | None = None
         self._preview_serial = 0
+        self._replace_confirmed: Path | None = None  # the file the save dialog already asked about
+        self.ask = self._ask
         self.setWindowTitle("Audit Report")
         self.setObjectName("report-dialog")
         self.resize(1150, 720)
@@ -291,8 +296,16 @@ class ReportDialog(QDialog):
         fmt = self.fmt()
         chosen, _ = QFileDialog.getSaveFileName(self, "Save the report as", self.path_edit.text(),
                                                 f"{fmt.upper()} files (*.{fmt});;All files (*)")
-        if chosen:
+        if chosen:  # the save dialog has asked before choosing an existing file
+            self._replace_confirmed = Path(chosen)
             self.path_edit.setText(chosen)
+
+    def _ask(self, title: str, text: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     # -- preview ----------------------------------------------------------------------------
 
@@ -363,6 +376,10 @@ class ReportDialog(QDialog):
         if not path.parent.is_dir():
             self.message.setText(f"The folder {path.parent} does not exist.")
             return
+        if path.exists() and path != self._replace_confirmed:
+            if not self.ask("Replace the file?", f"{path} already exists. Replace it with the report?"):
+                self.message.setText("Nothing was written; choose another file name.")
+                return
         scope, title, fmt = self.scope(), self.title_edit.text(), self.fmt()
         bookmarks = self._bookmarks(store.store_id)
         include_data = self.data_check.isChecked()
