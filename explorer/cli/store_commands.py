@@ -267,6 +267,11 @@ def cmd_history(args: argparse.Namespace) -> int:
             changes = tt.history(args.stream, args.field)
         except StreamNotFound as exc:
             raise CliError(str(exc)) from None
+        if not changes:  # a typo gets a message, not an empty table
+            state = tt.state_at(args.stream).state
+            top = args.field.split(".")[0]
+            if isinstance(state, dict) and top not in state:
+                raise CliError(f"no field {top!r} in this stream's state; its fields: {', '.join(map(str, state))}")
     if args.json:
         print_json([
             {"position": c.position, "version": c.version, "recorded_at": format_time(c.recorded_at),

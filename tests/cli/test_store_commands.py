@@ -189,6 +189,8 @@ def test_history(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert set(changes[0]) == {"position", "version", "recorded_at", "type", "old", "new"}
     code, out, _ = cli(capsys, "history", str(demo), stream, "calls_in")
     assert code == 0 and "CallReported" in out
+    code, _, err = cli(capsys, "history", str(demo), stream, "nmae")
+    assert code == 2 and "no field 'nmae' in this stream's state; its fields: device_id, name" in err
 
 
 # -- verify -----------------------------------------------------------------------------------------
