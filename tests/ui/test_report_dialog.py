@@ -140,3 +140,25 @@ def test_the_store_itself_is_never_replaced_by_a_report(qtbot: QtBot, dialog: Re
         dialog.generate()
     assert "that is the event store this report is made of" in blocker.args[0]
     assert store_path.stat().st_size == before and context.store.head().position == context.head
+
+
+def test_a_preview_waits_while_a_report_is_written(qtbot: QtBot, dialog: ReportDialog, tmp_path: Path) -> None:
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("json"))
+    dialog.path_edit.setText(str(tmp_path / "r.json"))
+    dialog.refresh_preview()
+    preview = dialog._preview_worker
+    assert preview is not None and dialog.preview_label.text() == "Preparing the preview…"
+    with qtbot.waitSignal(dialog.report_written, timeout=30_000):
+        dialog.generate()
+        # The report's pass goes first (a preview of a large scope is a pass of its own).
+        assert preview.is_cancelled
+        assert dialog.preview_label.text() == "The preview follows once the report is written."
+        dialog.whole_radio.setChecked(True)  # a choice changed meanwhile: put off too
+        dialog.refresh_preview()
+        assert dialog._preview_worker is preview
+    written = dialog.message.text()
+    assert written.startswith("Wrote ")
+    with qtbot.waitSignal(dialog.preview_ready, timeout=30_000):
+        pass
+    assert dialog.preview_image is not None
+    assert dialog.message.text() == written  # the preview does not hide how the report went

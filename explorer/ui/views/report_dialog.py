@@ -81,6 +81,9 @@ class ReportDialog(QDialog):
         self._preview_worker: workers.Worker | None = None
         self._report_worker: workers.Worker | None = None
         self._preview_serial = 0
+        self._preview_pending = False  # a preview was stopped or put off while a report is written
+        self._preview_running = False  # a preview worker is preparing the current choices
+        self._keep_message = False  # the message tells how the last report went: a preview leaves it
         self._replace_confirmed: Path | None = None  # the file the save dialog already asked about
         self.ask = self._ask
         self.setWindowTitle("Audit Report")
@@ -310,6 +313,7 @@ class ReportDialog(QDialog):
     # -- preview ----------------------------------------------------------------------------
 
     def _schedule_preview(self, *_args: Any) -> None:
+        self._keep_message = False  # the user changed a choice
         self._preview_timer.start()
 
     def refresh_preview(self) -> None:
@@ -320,6 +324,12 @@ class ReportDialog(QDialog):
         if self._preview_worker is not None:
             self._preview_worker.cancel()
         self._preview_serial += 1
+        if self._report_worker is not None:  # one pass over the events at a time: after the report
+            self._preview_running = False
+            self._preview_pending = True
+            self.preview_label.setText("The preview follows once the report is written.")
+            return
+        self._preview_pending = False
         serial = self._preview_serial
         scope, title = self.scope(), self.title_edit.text()
         bookmarks = self._bookmarks(store.store_id)
@@ -337,26 +347,43 @@ class ReportDialog(QDialog):
                 clone.close()
 
         self.preview_label.setText("Preparing the preview…")
+        self._preview_running = True
         worker = workers.Worker(job, name="report-preview")
         worker.signals.returned.connect(lambda value, s=serial: self._show_preview(s, value))
         worker.signals.errored.connect(lambda exc, s=serial: self._preview_failed(s, exc))
         self._preview_worker = worker
         QThreadPool.globalInstance().start(worker)
 
+    def _pause_preview(self) -> None:
+        """Put off a preview not yet shown until the report is written: a preview of a large
+        scope is a whole pass over its events, and it would compete with the report for the cores."""
+        waiting = self._preview_timer.isActive()
+        self._preview_timer.stop()
+        if self._preview_running or waiting:
+            if self._preview_worker is not None:
+                self._preview_worker.cancel()
+            self._preview_serial += 1  # its late answer, if any, is dropped
+            self._preview_running = False
+            self._preview_pending = True
+            self.preview_label.setText("The preview follows once the report is written.")
+
     def _show_preview(self, serial: int, value: Any) -> None:
         if serial != self._preview_serial:
             return
+        self._preview_running = False
         image, report = value
         self.preview_image = image
         self.preview_label.setPixmap(QPixmap.fromImage(image))
         count = report.integrity.event_count
-        self.message.setText(f"{count:,} event(s) in scope. {report.header.scope.describe()}")
+        if not self._keep_message:
+            self.message.setText(f"{count:,} event(s) in scope. {report.header.scope.describe()}")
         self.generate_button.setEnabled(self._report_worker is None)
         self.preview_ready.emit()
 
     def _preview_failed(self, serial: int, exc: BaseException) -> None:
         if serial != self._preview_serial:
             return
+        self._preview_running = False
         self.preview_label.setText(_reason(exc))
         self.message.setText(_reason(exc))
 
@@ -398,6 +425,7 @@ class ReportDialog(QDialog):
         worker.signals.returned.connect(self._written)
         worker.signals.errored.connect(self._failed)
         worker.signals.finished.connect(self._finished)
+        self._pause_preview()
         self._report_worker = worker
         self.progress.setValue(0)
         self.progress.setVisible(True)
@@ -432,6 +460,9 @@ class ReportDialog(QDialog):
         if cancelled:
             self.message.setText("Cancelled; no report was written.")
             self.report_failed.emit("cancelled")
+        self._keep_message = True
+        if self._preview_pending:
+            self._preview_timer.start()
 
     def cancel_or_close(self) -> None:
         if self._report_worker is not None:
