@@ -74,8 +74,10 @@ class Worker(QRunnable):
         try:
             result = self._job(self._cancel.is_set, signals.progressed.emit)
         except BaseException as exc:  # noqa: BLE001 - a worker reports, never crashes the app
-            log.exception("worker %s failed", self.name)
-            if not self._cancel.is_set():
+            if self._cancel.is_set():  # the job stopped as asked: not a failure
+                log.info("worker %s stopped on cancel (%s)", self.name, type(exc).__name__)
+            else:
+                log.exception("worker %s failed", self.name)
                 signals.errored.emit(exc)
         else:
             if not self._cancel.is_set():

@@ -32,3 +32,20 @@ def test_an_error_is_reported_and_a_cancelled_job_returns_nothing(qtbot: QtBot) 
     with qtbot.waitSignal(worker.signals.finished, timeout=5_000):
         gate.set()
     assert returned == []
+
+
+def test_a_job_that_stops_on_cancel_is_not_logged_as_a_failure(qtbot: QtBot, caplog) -> None:
+    gate = workers.threading.Event()
+
+    def job(cancelled, progress):
+        gate.wait(5)
+        if cancelled():
+            raise InterruptedError("stopped as asked")
+        return 1
+
+    worker = workers.start(job, name="cancel-me")
+    worker.cancel()
+    with caplog.at_level("INFO", logger=workers.log.name), qtbot.waitSignal(worker.signals.finished, timeout=5_000):
+        gate.set()
+    assert [r.levelname for r in caplog.records if "cancel-me" in r.getMessage()] == ["INFO"]
+    assert not any(r.exc_info for r in caplog.records)
