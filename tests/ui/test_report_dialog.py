@@ -162,3 +162,13 @@ def test_a_preview_waits_while_a_report_is_written(qtbot: QtBot, dialog: ReportD
         pass
     assert dialog.preview_image is not None
     assert dialog.message.text() == written  # the preview does not hide how the report went
+
+
+def test_the_preview_says_how_far_it_is(qtbot: QtBot, dialog: ReportDialog) -> None:
+    texts: list[str] = []
+    show = dialog.preview_label.setText
+    dialog.preview_label.setText = lambda text: (texts.append(text), show(text))  # type: ignore[method-assign]
+    dialog.whole_radio.setChecked(True)
+    with qtbot.waitSignal(dialog.preview_ready, timeout=30_000):
+        dialog.refresh_preview()
+    assert "Preparing the preview… 100 %" in texts

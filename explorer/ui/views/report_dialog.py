@@ -340,7 +340,7 @@ class ReportDialog(QDialog):
 
             try:
                 run = analyse(clone, scope, title=title, bookmarks=bookmarks, cancelled=cancelled,
-                              time_travel=TimeTravel(clone, None))
+                              progress=progress, time_travel=TimeTravel(clone, None))
                 assert run.report is not None
                 return render_first_page(run.report, [], scale=PREVIEW_SCALE, count=False), run.report
             finally:
@@ -349,6 +349,7 @@ class ReportDialog(QDialog):
         self.preview_label.setText("Preparing the preview…")
         self._preview_running = True
         worker = workers.Worker(job, name="report-preview")
+        worker.signals.progressed.connect(lambda done, total, s=serial: self._preview_progressed(s, done, total))
         worker.signals.returned.connect(lambda value, s=serial: self._show_preview(s, value))
         worker.signals.errored.connect(lambda exc, s=serial: self._preview_failed(s, exc))
         self._preview_worker = worker
@@ -366,6 +367,10 @@ class ReportDialog(QDialog):
             self._preview_running = False
             self._preview_pending = True
             self.preview_label.setText("The preview follows once the report is written.")
+
+    def _preview_progressed(self, serial: int, done: int, total: int) -> None:
+        if serial == self._preview_serial and self._preview_running:  # a large scope: say how far it is
+            self.preview_label.setText(f"Preparing the preview… {100 * done // max(total, 1)} %")
 
     def _show_preview(self, serial: int, value: Any) -> None:
         if serial != self._preview_serial:
