@@ -390,7 +390,8 @@ class ReportDialog(QDialog):
             return
         self._preview_running = False
         self.preview_label.setText(_reason(exc))
-        self.message.setText(_reason(exc))
+        if not self._keep_message:
+            self.message.setText(_reason(exc))
 
     # -- writing ----------------------------------------------------------------------------
 
