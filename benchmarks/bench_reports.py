@@ -11,7 +11,8 @@ Each measurement runs in a fresh child process (`--child`), so peak RSS is the r
 Run: `python3 tasks.py bench reports` (BENCH_REPORTS_QUICK=1 skips the 1M store; BENCH_REPORTS_ONLY=csv
 skips the PDF; BENCH_REPORTS_ONLY=pdf runs only the PDF, BENCH_REPORTS_PDF_RUNS=N times;
 BENCH_REPORTS_ONLY=costs prints where a CSV report's time goes per event: benchmarks/report_costs.py;
-BENCH_REPORTS_ONLY=dialog writes the 1M CSV from the Report dialog, offscreen, 3 times).
+BENCH_REPORTS_ONLY=dialog writes the 1M CSV from the Report dialog, offscreen, 3 times;
+BENCH_REPORTS_ONLY=threshold compares one process with the split on 5,000-100,000 events).
 """
 
 from __future__ import annotations
@@ -141,6 +142,26 @@ def main(argv: list[str]) -> int:
         print(json.dumps(_child(argv[1], argv[2], int(argv[3]), argv[4])))
         return 0
     quick = os.environ.get("BENCH_REPORTS_QUICK") == "1"
+    if os.environ.get("BENCH_REPORTS_ONLY") == "threshold":
+        from explorer.reports.model import ReportScope
+        from explorer.reports.writer import write_report
+        from explorer.store.sqlite import SQLiteEventStore
+
+        store = SQLiteEventStore.open(demo_store(100_000), read_only=True)
+        print(f"csv of the first N events of the 100k store, one process vs split over 2 (medians of 3, "
+              f"load {os.getloadavg()[0]:.1f}):")
+        with tempfile.TemporaryDirectory(prefix="bench-reports-") as out:
+            for events in (5_000, 10_000, 20_000, 50_000, 100_000):
+                times: dict[int, list[float]] = {1: [], 2: []}
+                for round_ in range(3):
+                    for split in (1, 2):
+                        started = time.perf_counter()
+                        write_report(store, ReportScope(to_position=events), Path(out) / f"{round_}-{split}.csv",
+                                     split=split)
+                        times[split].append(time.perf_counter() - started)
+                one, two = statistics.median(times[1]), statistics.median(times[2])
+                print(f"     {events:>7,} events: one {one:.2f} s, split {two:.2f} s, split / one = {two / one:.2f}")
+        return 0
     if os.environ.get("BENCH_REPORTS_ONLY") == "dialog":
         big = demo_store(1_000_000)
         with tempfile.TemporaryDirectory(prefix="bench-reports-") as out:

@@ -43,7 +43,10 @@ from explorer.reports.model import (
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import TimeTravel
 
-PARALLEL_MIN_EVENTS = 200_000  # below this, starting processes costs more than it saves
+# Below this many events read, starting processes costs more than it saves: on 2 cores the split
+# broke even at ~11,000 events and took 0.83 / 0.59 of one process's time at 20,000 / 100,000
+# (docs/benchmarks.md). Each part gets at least half of it.
+PARALLEL_MIN_EVENTS = 20_000
 MAX_PARTS = 8
 FOLD_SHARE = 0.2  # CPU of folding an event / listing it as a CSV row: 8 / 42-48 µs on the demo store
 POLL_S = 0.1
@@ -95,11 +98,18 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def parts_for(resolved: ResolvedScope, cores: int | None = None) -> int:
-    """How many parts a report of this scope is worth splitting into (1: not split)."""
+def parts_for(store: SQLiteEventStore, resolved: ResolvedScope, cores: int | None = None) -> int:
+    """How many parts a report of this scope is worth splitting into (1: not split).
+
+    What counts is the events the parts read: every position of the range, or for a set of
+    streams only their events in it (a device's month in a large store is not split).
+    """
     if resolved.empty:
         return 1
-    events = resolved.last_position - resolved.first_position + 1
+    if resolved.stream_ids is None:
+        events = resolved.last_position - resolved.first_position + 1
+    else:
+        events = store.count_events_of(resolved.stream_ids, resolved.first_position, resolved.last_position)
     if events < PARALLEL_MIN_EVENTS:
         return 1
     return max(1, min(cores or available_cores(), MAX_PARTS, events // (PARALLEL_MIN_EVENTS // 2)))

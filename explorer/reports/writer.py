@@ -183,7 +183,7 @@ def write_report(
                                    include_data=include_data, time_travel=time_travel)
     if kind == "csv":
         run = start_report(store, scope, **options)
-        parts = split if split is not None else parallel.parts_for(run.resolved, cores=jobs)
+        parts = split if split is not None else parallel.parts_for(store, run.resolved, cores=jobs)
         with _atomic(target, "w") as out:
             if parts > 1:  # a large report: one process per core (explorer/reports/parallel.py)
                 try:

@@ -532,6 +532,16 @@ class SQLiteEventStore:
         return int(self._db.execute("SELECT count(*) FROM streams WHERE stream_type = ?",
                                     (stream_type,)).fetchone()[0])
 
+    def count_events_of(self, stream_ids: Sequence[str], from_position: int, to_position: int) -> int:
+        """How many events of `stream_ids` lie in [from_position, to_position] (one covering-index
+        search per stream; unknown streams count nothing)."""
+        keys = [k for k in (self._stream_key(s) for s in stream_ids) if k is not None]
+        if not keys or to_position < from_position:
+            return 0
+        return int(self._db.execute(
+            f"SELECT count(*) FROM events WHERE stream_key IN ({','.join('?' * len(keys))})"
+            " AND position BETWEEN ? AND ?", [*keys, from_position, to_position]).fetchone()[0])
+
     def counts_by_stream_type(self) -> dict[str, tuple[int, int]]:
         """stream type -> (streams, events)."""
         return {

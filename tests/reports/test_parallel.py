@@ -37,7 +37,20 @@ def test_parts_cover_the_range_once_and_finish_together(first: int, size: int, p
 
 def test_small_reports_are_not_split(store: SQLiteEventStore) -> None:
     run = start_report(store, ReportScope())
-    assert parallel.parts_for(run.resolved, cores=8) == 1
+    assert parallel.parts_for(store, run.resolved, cores=8) == 1
+
+
+def test_what_counts_for_a_split_is_the_events_read(store: SQLiteEventStore, monkeypatch) -> None:
+    head = store.head().position
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_EVENTS", head // 2)
+    whole = start_report(store, ReportScope()).resolved
+    assert parallel.parts_for(store, whole, cores=8) == min(8, head // (head // 4))
+    assert parallel.parts_for(store, whole, cores=2) == 2
+    # One stream over the whole range: a few of the range's positions, not worth a process.
+    sid = store.streams(limit=1)[0].stream_id
+    one = start_report(store, ReportScope(stream_ids=(sid,))).resolved
+    assert store.count_events_of((sid,), 1, head) == store.stream_info(sid).version < head // 2
+    assert parallel.parts_for(store, one, cores=8) == 1
 
 
 @pytest.mark.parametrize("scope", [
