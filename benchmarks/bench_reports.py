@@ -12,7 +12,8 @@ Run: `python3 tasks.py bench reports` (BENCH_REPORTS_QUICK=1 skips the 1M store;
 skips the PDF; BENCH_REPORTS_ONLY=pdf runs only the PDF, BENCH_REPORTS_PDF_RUNS=N times;
 BENCH_REPORTS_ONLY=costs prints where a CSV report's time goes per event: benchmarks/report_costs.py;
 BENCH_REPORTS_ONLY=dialog writes the 1M CSV from the Report dialog, offscreen, 3 times;
-BENCH_REPORTS_ONLY=threshold compares one process with the split on 5,000-100,000 events).
+BENCH_REPORTS_ONLY=threshold compares one process with the split on 5,000-100,000 events;
+BENCH_REPORTS_ONLY=json writes the JSON of the 1M store split and in one process, once each).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _child(kind: str, store_path: str, events: int, out_dir: str) -> dict[str, A
     else:
         # "csv1": the CSV written by this process alone; "csv": as the app writes it (split across
         # processes, one per core, when the range is large: explorer/reports/parallel.py).
-        fmt, split = ("csv", 1) if kind == "csv1" else (kind, None)
+        fmt, split = (kind[:-1], 1) if kind in ("csv1", "json1") else (kind, None)
         result = write_report(store, scope, Path(out_dir) / f"bench.{fmt}", split=split)
         count, pages = result.events, result.pages
     seconds = time.perf_counter() - started
@@ -142,6 +143,17 @@ def main(argv: list[str]) -> int:
         print(json.dumps(_child(argv[1], argv[2], int(argv[3]), argv[4])))
         return 0
     quick = os.environ.get("BENCH_REPORTS_QUICK") == "1"
+    if os.environ.get("BENCH_REPORTS_ONLY") == "json":
+        big = demo_store(1_000_000)
+        with tempfile.TemporaryDirectory(prefix="bench-reports-") as out:
+            scan = _run("scan", big, 1_000_000, out)
+            split = _run("json", big, 1_000_000, out)
+            one = _run("json1", big, 1_000_000, out)
+        print(f"json 1,000,000 events: split {split['seconds']:.1f} s, one process {one['seconds']:.1f} s "
+              f"(split / one = {split['seconds'] / one['seconds']:.2f}); read_all {scan['seconds']:.1f} s; "
+              f"peak RSS: split parent {split['peak_rss_mib']:.0f} MiB, largest part "
+              f"{split['parts_peak_rss_mib']:.0f} MiB, one process {one['peak_rss_mib']:.0f} MiB")
+        return 0
     if os.environ.get("BENCH_REPORTS_ONLY") == "threshold":
         from explorer.reports.model import ReportScope
         from explorer.reports.writer import write_report

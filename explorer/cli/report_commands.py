@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="include the store's saved bookmarks as annotations")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--jobs", type=int, metavar="N",
-                   help="processes that write a CSV of 200,000 events or more (default: one per core; 1: this one only)")
+                   help="processes that write a CSV or JSON report of 20,000 events or more "
+                        "(default: one per core; 1: this one only)")
     p.set_defaults(handler=cmd_report)
 
 

@@ -1,15 +1,17 @@
-"""Large CSV reports on every core: the range is split into parts, one process per part.
+"""Large CSV and JSON reports on every core: the range is split into parts, one process per part.
 
 Why: listing one event costs tens of microseconds of Python (decode, fold, sentence, diff,
 hash, quoting), so a million-event CSV takes a minute on one core however lean the loop is.
+(PDF and HTML are not split: their pages and tables are laid out in order, in one document.)
 
 How: part k folds every event of the scope from the start of the range, as one whole run would,
 but lists only its own positions (`iter_entries(emit_from=, emit_to=)`). So its states, device
 names and sentences are exactly those of one whole run, and the output is the same byte for byte
 (tests/reports/test_parallel.py). Folding alone costs about a fifth of listing an event
 (FOLD_SHARE), so later parts, which fold more before they list, are given fewer positions, sized
-for every part to finish at about the same time (`plan_parts`). Each part writes its rows to a
-file of its own beside the report (and its digest lines to another), and returns its counts;
+for every part to finish at about the same time (`plan_parts`). Each part writes its rows (CSV
+rows, or JSON event lines) to a file of its own beside the report (and its digest lines to
+another), and returns its counts;
 the parent copies the parts into the report in order, hashes their digest lines in order and
 merges the counts, so memory stays flat whatever the size of the range. The last part also returns the per-stream
 start/end summary, since it alone has folded the whole range.
@@ -26,9 +28,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from explorer.reports import csv as csv_report
+from explorer.reports import json_report
 from explorer.reports.model import (
     Cancelled,
     PartSummary,
@@ -67,7 +70,8 @@ class PartJob:
         store_path: the store, opened read-only by the part.
         resolved: the whole report's pinned scope.
         first / last: the positions this part lists (inclusive).
-        rows_path: where the part writes its CSV rows.
+        fmt: "csv" (the part writes CSV rows) or "json" (JSON event lines, `,\n` between them).
+        rows_path: where the part writes its rows.
         digest_path: where it writes its event-list digest lines (`"<position> <event hash>\\n"`).
         summarise_streams: True for the last part: it returns the per-stream summary.
     """
@@ -77,6 +81,7 @@ class PartJob:
     resolved: ResolvedScope
     first: int
     last: int
+    fmt: str
     rows_path: str
     digest_path: str
     summarise_streams: bool
@@ -145,12 +150,16 @@ def _init_part(progress: Any) -> None:
     _progress = progress
 
 
+_TEXT: dict[str, Any] = {"encoding": "utf-8", "newline": ""}
+
+
 def run_part(job: PartJob) -> PartResult:
     """List one part (in its own process): rows and digest lines into files, counts back to the parent."""
     store = SQLiteEventStore.open(job.store_path, read_only=True)
     try:
-        with open(job.rows_path, "w", encoding="utf-8", newline="") as out, \
-                open(job.digest_path, "w", encoding="utf-8", newline="") as digest_lines:
+        text = job.fmt == "csv"
+        with open(job.rows_path, "w" if text else "wb", **_TEXT if text else {}) as out, \
+                open(job.digest_path, "w", **_TEXT) as digest_lines:
             tt = TimeTravel(store, None)
             builder = SummaryBuilder(job.resolved, digest_lines=digest_lines)
             slot = job.index
@@ -168,7 +177,7 @@ def run_part(job: PartJob) -> PartResult:
                     add(entry)
                     yield entry
 
-            rows = csv_report.write_rows(counted(), out)
+            rows = csv_report.write_rows(counted(), out) if text else json_report.write_events(counted(), out)
             summary = builder.part()
         streams = builder.stream_summaries(store, tt) if job.summarise_streams else None
         return PartResult(rows, summary, streams)
@@ -176,10 +185,11 @@ def run_part(job: PartJob) -> PartResult:
         store.close()
 
 
-def write_csv(run: ReportRun, out: TextIO, *, parts: int, workdir: Path,
-              progress: Progress | None = None, cancelled: Cancelled | None = None) -> int:
-    """Write the CSV of `run` (header and rows) with `parts` processes; fill `run.report`.
+def write_split(run: ReportRun, out: BinaryIO, *, fmt: str, parts: int, workdir: Path,
+                progress: Progress | None = None, cancelled: Cancelled | None = None) -> int:
+    """Write the whole CSV or JSON report of `run` to `out` with `parts` processes; fill `run.report`.
 
+    The bytes are those `csv.write_csv` or `json_report.write_json` write in one process.
     Raises ReportCancelled when `cancelled()` turns true (the processes are stopped at once),
     and re-raises any error of a part.
     """
@@ -190,7 +200,7 @@ def write_csv(run: ReportRun, out: TextIO, *, parts: int, workdir: Path,
     done = context.Array("q", len(plan), lock=False)
     span = sum(last - first + 1 for _a, last in plan)  # every part counts positions from the range's start
     with tempfile.TemporaryDirectory(prefix=".report-parts-", dir=workdir) as tmp:
-        jobs = [PartJob(k, str(run.store.path), resolved, a, b, str(Path(tmp) / f"part-{k}.csv"),
+        jobs = [PartJob(k, str(run.store.path), resolved, a, b, fmt, str(Path(tmp) / f"part-{k}.{fmt}"),
                         str(Path(tmp) / f"part-{k}.digest"), k == len(plan) - 1)
                 for k, (a, b) in enumerate(plan)]
         try:
@@ -210,17 +220,25 @@ def write_csv(run: ReportRun, out: TextIO, *, parts: int, workdir: Path,
         finally:
             pool.terminate()
             pool.join()
-        out.write(csv_report.csv_line(csv_report.COLUMNS))
-        out.flush()
-        for job in jobs:
+        if fmt == "csv":
+            out.write(csv_report.csv_line(csv_report.COLUMNS).encode())
+        else:
+            json_report.write_head(run, out)
+        written = 0
+        for job, result in zip(jobs, results):
+            if fmt == "json" and written and result.rows:
+                out.write(b",\n")  # a part's event lines have no separator before the first
             with open(job.rows_path, "rb") as part:
-                shutil.copyfileobj(part, out.buffer, 1 << 20)
-        out.buffer.flush()
+                shutil.copyfileobj(part, out, 1 << 20)
+            written += result.rows
         builder = SummaryBuilder(resolved)
         for job, result in zip(jobs, results):
             builder.merge(result.summary)
             builder.digest.add_file(job.digest_path, result.summary.count)
-    run.finish(builder, results[-1].streams)
+    report = run.finish(builder, results[-1].streams)
+    if fmt == "json":
+        json_report.write_tail(report, written, out)
+    out.flush()
     if progress is not None:
         progress(span, span)
-    return sum(r.rows for r in results)
+    return written

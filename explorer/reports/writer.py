@@ -181,31 +181,29 @@ def write_report(
     refuse_store_files(store, target)
     options: dict[str, Any] = dict(title=title, generated_by=generated_by, bookmarks=bookmarks,
                                    include_data=include_data, time_travel=time_travel)
-    if kind == "csv":
+    if kind in ("csv", "json"):
         run = start_report(store, scope, **options)
         parts = split if split is not None else parallel.parts_for(store, run.resolved, cores=jobs)
-        with _atomic(target, "w") as out:
+        with _atomic(target, "w" if kind == "csv" else "wb") as out:
             if parts > 1:  # a large report: one process per core (explorer/reports/parallel.py)
                 try:
-                    count = parallel.write_csv(run, out, parts=parts, workdir=target.parent, progress=progress,
-                                               cancelled=cancelled)
+                    count = parallel.write_split(run, out.buffer if kind == "csv" else out, fmt=kind, parts=parts,
+                                                 workdir=target.parent, progress=progress, cancelled=cancelled)
                 except parallel.SplitUnavailable as exc:  # the same report, from this process only
-                    log.warning("CSV report in one process: %s", exc)
+                    log.warning("%s report in one process: %s", kind.upper(), exc)
                     parts = 1
             if parts <= 1:
-                count = csv_report.write_csv(run.entries(progress, cancelled), out)
+                entries = run.entries(progress, cancelled)
+                count = (csv_report.write_csv(entries, out) if kind == "csv"
+                         else json_report.write_json(run, entries, out))
         assert run.report is not None
-        side = sidecar_path(target)
-        with _atomic(side, "wb") as out:
-            out.write(orjson.dumps(manifest(run.report, []) | {"events_in": target.name},
-                                   option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        side = None
+        if kind == "csv":
+            side = sidecar_path(target)
+            with _atomic(side, "wb") as out:
+                out.write(orjson.dumps(manifest(run.report, []) | {"events_in": target.name},
+                                       option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         return ReportResult(target, side, run.report, count, processes=max(parts, 1))
-    if kind == "json":
-        run = start_report(store, scope, **options)
-        with _atomic(target, "wb") as out:
-            count = json_report.write_json(run, run.entries(progress, cancelled), out)
-        assert run.report is not None
-        return ReportResult(target, None, run.report, count)
     if kind == "pdf":
         return _write_pdf(store, scope, target, options, progress, cancelled)
     # HTML prints the summary and integrity before the list: an analysing pass, then a writing one.

@@ -8,6 +8,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from explorer.reports import csv as csv_report
 from explorer.reports import parallel
 from explorer.reports.model import FieldChange, ReportCancelled, ReportEntry, ReportScope, start_report
+from explorer.reports.verify import verify_report
 from explorer.reports.writer import write_report
 from explorer.store.sqlite import SQLiteEventStore
 
@@ -78,6 +80,24 @@ def test_a_split_csv_equals_the_one_process_csv(store: SQLiteEventStore, tmp_pat
     assert not list(tmp_path.glob(".report-parts-*"))  # the parts' files are gone
 
 
+@pytest.mark.parametrize("scope", [
+    ReportScope(),
+    ReportScope(from_position=300, to_position=1200),
+    ReportScope(event_types=("DeviceRenamed",), from_position=1900),  # parts that list nothing
+], ids=["whole", "range", "sparse"])
+def test_a_split_json_equals_the_one_process_json(store: SQLiteEventStore, tmp_path: Path,
+                                                  scope: ReportScope) -> None:
+    whole = write_report(store, scope, tmp_path / "one.json", generated_by="t", split=1)
+    split = write_report(store, scope, tmp_path / "three.json", generated_by="t", split=3)
+    lines = {name: (tmp_path / name).read_bytes().split(b"\n") for name in ("one.json", "three.json")}
+    assert lines["one.json"][1].startswith(b'"header": ')  # the only line that differs: when each was made
+    assert lines["three.json"][:1] + lines["three.json"][2:] == lines["one.json"][:1] + lines["one.json"][2:]
+    one = orjson.loads((tmp_path / "one.json").read_bytes())
+    assert split.processes == 3 and split.events == whole.events == len(one["events"])
+    assert split.report.integrity == whole.report.integrity
+    assert verify_report(store, tmp_path / "three.json").ok
+
+
 def test_a_cancelled_split_report_leaves_no_file(store: SQLiteEventStore, tmp_path: Path) -> None:
     with pytest.raises(ReportCancelled):
         write_report(store, ReportScope(), tmp_path / "r.csv", split=2, cancelled=lambda: True)
@@ -90,8 +110,8 @@ def test_a_failing_part_fails_the_report_and_leaves_no_file(store_copy: Path, tm
     with SQLiteEventStore.open(store_copy, read_only=True) as store:
         run = start_report(store, ReportScope(), now=NOW)
     shutil.move(store_copy, tmp_path / "moved.evstore")  # the parts cannot open it any more
-    with pytest.raises(Exception) as failure, (out_dir / "r.csv").open("w", newline="") as out:
-        parallel.write_csv(run, out, parts=2, workdir=out_dir)
+    with pytest.raises(Exception) as failure, (out_dir / "r.csv").open("wb") as out:
+        parallel.write_split(run, out, fmt="csv", parts=2, workdir=out_dir)
     assert not isinstance(failure.value, ReportCancelled)
     assert [p.name for p in out_dir.iterdir()] == ["r.csv"]  # only the file this test opened
 
