@@ -23,6 +23,7 @@ calls `multiprocessing.freeze_support()` in its launcher (packaging/launcher.py)
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import tempfile
@@ -37,6 +38,7 @@ from explorer.reports.model import (
     PartSummary,
     Progress,
     ReportCancelled,
+    ReportError,
     ReportRun,
     ResolvedScope,
     StreamSummary,
@@ -145,9 +147,20 @@ def plan_parts(first: int, last: int, parts: int, fold_share: float = FOLD_SHARE
     return [(a, b) for a, b in bounds if a <= b]
 
 
-def _init_part(progress: Any) -> None:
+def _part_main(job: PartJob, progress: Any, results: Any) -> None:
+    """A part's process: run the part, send ("ok", PartResult) or ("error", exception) back."""
     global _progress
     _progress = progress
+    try:
+        outcome: tuple[str, Any] = ("ok", run_part(job))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+        outcome = ("error", exc)
+    try:
+        results.send(outcome)
+    except Exception:  # noqa: BLE001 - it does not pickle (an exception of a C library): its words instead
+        results.send(("error", ReportError(f"report part {job.index} failed: {outcome[1]!r}")))
+    finally:
+        results.close()
 
 
 _TEXT: dict[str, Any] = {"encoding": "utf-8", "newline": ""}
@@ -185,6 +198,68 @@ def run_part(job: PartJob) -> PartResult:
         store.close()
 
 
+def _run_parts(context: Any, jobs: list[PartJob], done: Any, span: int, progress: Progress | None,
+               cancelled: Cancelled | None) -> list[PartResult]:
+    """Start one process per part and wait for every result; stop them all on cancel or failure.
+
+    Plain processes, not a Pool: a Pool starts a new worker whenever one dies, forever, so a part
+    that cannot even start (a script that calls write_report without an `if __name__ ==
+    "__main__":` guard runs itself again in each spawned process, which then fails) would hang the
+    report. Here a part that ends without a result raises SplitUnavailable, and the report is
+    written in-process instead.
+    """
+    readers: list[Any] = []
+    processes: list[Any] = []
+    try:
+        for job in jobs:
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(target=_part_main, args=(job, done, writer), daemon=True,
+                                      name=f"report-part-{job.index}")
+            try:
+                process.start()
+            except OSError as exc:  # no processes here (a sandbox, a broken multiprocessing state)
+                raise SplitUnavailable(f"cannot start worker processes ({exc})") from exc
+            finally:
+                writer.close()
+            readers.append(reader)
+            processes.append(process)
+        results: list[PartResult | None] = [None] * len(jobs)
+        while any(r is None for r in results):
+            waiting = [k for k, r in enumerate(results) if r is None]
+            multiprocessing.connection.wait([readers[k] for k in waiting] + [processes[k].sentinel for k in waiting],
+                                            timeout=POLL_S)
+            for k in waiting:
+                if readers[k].poll():
+                    try:
+                        status, value = readers[k].recv()
+                    except EOFError:
+                        status, value = "died", None
+                elif not processes[k].is_alive() and not readers[k].poll():
+                    status, value = "died", None
+                else:
+                    continue
+                if status == "error":
+                    raise value
+                if status == "died":
+                    processes[k].join()
+                    raise SplitUnavailable(f"worker process {k} ended without a result "
+                                           f"(exit code {processes[k].exitcode})")
+                results[k] = value
+            if cancelled is not None and cancelled():
+                raise ReportCancelled("the report was cancelled")
+            if progress is not None:
+                progress(sum(done), span)
+        return [r for r in results if r is not None]
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join()
+        for reader in readers:
+            reader.close()
+
+
 def write_split(run: ReportRun, out: BinaryIO, *, fmt: str, parts: int, workdir: Path,
                 progress: Progress | None = None, cancelled: Cancelled | None = None) -> int:
     """Write the whole CSV or JSON report of `run` to `out` with `parts` processes; fill `run.report`.
@@ -203,23 +278,7 @@ def write_split(run: ReportRun, out: BinaryIO, *, fmt: str, parts: int, workdir:
         jobs = [PartJob(k, str(run.store.path), resolved, a, b, fmt, str(Path(tmp) / f"part-{k}.{fmt}"),
                         str(Path(tmp) / f"part-{k}.digest"), k == len(plan) - 1)
                 for k, (a, b) in enumerate(plan)]
-        try:
-            pool = context.Pool(len(jobs), initializer=_init_part, initargs=(done,))
-        except OSError as exc:  # no processes here (a sandbox, a broken multiprocessing state)
-            raise SplitUnavailable(f"cannot start worker processes ({exc})") from exc
-        try:
-            pending = [pool.apply_async(run_part, (job,)) for job in jobs]
-            while not all(p.ready() for p in pending):
-                next(p for p in pending if not p.ready()).wait(POLL_S)
-                if cancelled is not None and cancelled():
-                    raise ReportCancelled("the report was cancelled")
-                if progress is not None:
-                    progress(sum(done), span)
-            results: list[PartResult] = [p.get() for p in pending]  # re-raises a part's error
-            pool.close()
-        finally:
-            pool.terminate()
-            pool.join()
+        results = _run_parts(context, jobs, done, span, progress, cancelled)
         if fmt == "csv":
             out.write(csv_report.csv_line(csv_report.COLUMNS).encode())
         else:

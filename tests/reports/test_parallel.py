@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -156,11 +158,17 @@ def test_when_no_process_can_start_the_same_report_is_written_by_this_one(
         def __init__(self, method: str) -> None:
             self.context = real(method)
 
-        def Array(self, *args: object, **kwargs: object) -> object:  # noqa: N802 - multiprocessing's name
-            return self.context.Array(*args, **kwargs)
+        def __getattr__(self, name: str) -> object:  # Array, Pipe: the real ones
+            return getattr(self.context, name)
 
-        def Pool(self, *args: object, **kwargs: object) -> object:  # noqa: N802
-            raise OSError(9, "Bad file descriptor")
+        def Process(self, *args: object, **kwargs: object) -> object:  # noqa: N802 - multiprocessing's name
+            process = self.context.Process(*args, **kwargs)
+
+            def start() -> None:
+                raise OSError(9, "Bad file descriptor")
+
+            process.start = start
+            return process
 
     whole = write_report(store, ReportScope(), tmp_path / "one.csv", generated_by="t", split=1)
     monkeypatch.setattr(parallel.multiprocessing, "get_context", NoProcesses)
@@ -168,3 +176,24 @@ def test_when_no_process_can_start_the_same_report_is_written_by_this_one(
     assert fallback.processes == 1 and "cannot start worker processes" in caplog.text
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "fallback.csv").read_bytes()
     assert fallback.report.integrity == whole.report.integrity
+
+
+def test_a_script_without_a_main_guard_still_gets_its_report(store_copy: Path, tmp_path: Path) -> None:
+    # Spawned processes run such a script again, fail at once, and would be restarted forever by a
+    # Pool: the report must come out anyway (in one process), not hang.
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from explorer.reports.model import ReportScope\n"
+        "from explorer.reports.writer import write_report\n"
+        "from explorer.store.sqlite import SQLiteEventStore\n"
+        f"store = SQLiteEventStore.open({str(store_copy)!r}, read_only=True)\n"
+        f"result = write_report(store, ReportScope(), {str(tmp_path / 'r.csv')!r}, split=2)\n"
+        "print('processes', result.processes, 'events', result.events)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2].startswith("processes 1 events ")
+    assert "CSV report in one process" in done.stderr
+    with SQLiteEventStore.open(store_copy, read_only=True) as store:
+        assert verify_report(store, tmp_path / "r.csv").ok
