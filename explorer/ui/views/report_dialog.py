@@ -321,14 +321,12 @@ class ReportDialog(QDialog):
         store = self.context.store
         if store is None:
             return
+        if self._report_worker is not None:  # one pass over the events at a time: after the report
+            self._defer_preview()
+            return
         if self._preview_worker is not None:
             self._preview_worker.cancel()
         self._preview_serial += 1
-        if self._report_worker is not None:  # one pass over the events at a time: after the report
-            self._preview_running = False
-            self._preview_pending = True
-            self.preview_label.setText("The preview follows once the report is written.")
-            return
         self._preview_pending = False
         serial = self._preview_serial
         scope, title = self.scope(), self.title_edit.text()
@@ -361,12 +359,16 @@ class ReportDialog(QDialog):
         waiting = self._preview_timer.isActive()
         self._preview_timer.stop()
         if self._preview_running or waiting:
-            if self._preview_worker is not None:
-                self._preview_worker.cancel()
-            self._preview_serial += 1  # its late answer, if any, is dropped
-            self._preview_running = False
-            self._preview_pending = True
-            self.preview_label.setText("The preview follows once the report is written.")
+            self._defer_preview()
+
+    def _defer_preview(self) -> None:
+        """Drop the preview being prepared (its late answer too); `_finished` asks for it again."""
+        if self._preview_worker is not None:
+            self._preview_worker.cancel()
+        self._preview_serial += 1
+        self._preview_running = False
+        self._preview_pending = True
+        self.preview_label.setText("The preview follows once the report is written.")
 
     def _preview_progressed(self, serial: int, done: int, total: int) -> None:
         if serial == self._preview_serial and self._preview_running:  # a large scope: say how far it is
