@@ -89,13 +89,10 @@ class RegistryModel(QAbstractTableModel):
                 all_rows.append(preview)
             marked.add(pending.stream_id)
         self.all_rows = all_rows
-        if marked != self.pending:
-            # The marking changes fonts and colours of rows whose values may be equal: repaint them.
-            changed = marked ^ self.pending
-            self.pending = marked
-            self._apply(self._arranged(), also_changed=changed)
-        else:
-            self._apply(self._arranged())
+        # A change of marking changes fonts and colours of rows whose values may be equal: repaint them.
+        changed = marked ^ self.pending
+        self.pending = marked
+        self._apply(self._arranged(), also_changed=changed)
 
     def set_filter(self, text: str) -> None:
         """Show only rows with `text` (case-insensitive) in one of their columns."""
@@ -141,17 +138,18 @@ class RegistryModel(QAbstractTableModel):
             old_set, new_set = set(old_keys), set(new_keys)
             kept_old = [k for k in old_keys if k in new_set]
             kept_new = [k for k in new_keys if k in old_set]
-            runs = _runs([k not in new_set for k in old_keys]) + _runs([k not in old_set for k in new_keys])
-            if kept_old != kept_new or len(runs) > self.MAX_RUNS or len(new_set) != len(new_keys):
+            removed = _runs([k not in new_set for k in old_keys])
+            inserted = _runs([k not in old_set for k in new_keys])
+            if kept_old != kept_new or len(removed) + len(inserted) > self.MAX_RUNS or len(new_set) != len(new_keys):
                 self.beginResetModel()
                 self.rows = list(new)
                 self.endResetModel()
                 return
-            for first, last in reversed(_runs([k not in new_set for k in old_keys])):
+            for first, last in reversed(removed):
                 self.beginRemoveRows(QModelIndex(), first, last)
                 del self.rows[first:last + 1]
                 self.endRemoveRows()
-            for first, last in _runs([k not in old_set for k in new_keys]):
+            for first, last in inserted:
                 self.beginInsertRows(QModelIndex(), first, last)
                 self.rows[first:first] = new[first:last + 1]
                 self.endInsertRows()
