@@ -13,7 +13,10 @@ skips the PDF; BENCH_REPORTS_ONLY=pdf runs only the PDF, BENCH_REPORTS_PDF_RUNS=
 BENCH_REPORTS_ONLY=costs prints where a CSV report's time goes per event: benchmarks/report_costs.py;
 BENCH_REPORTS_ONLY=dialog writes the 1M CSV from the Report dialog, offscreen, 3 times;
 BENCH_REPORTS_ONLY=threshold compares one process with the split on 5,000-100,000 events;
-BENCH_REPORTS_ONLY=json writes the JSON of the 1M store split and in one process, once each).
+BENCH_REPORTS_ONLY=json writes the JSON of the 1M store split and in one process, once each;
+BENCH_REPORTS_ONLY=summary times the summary pass (the Report dialog's preview, an HTML report's
+first pass) against a pass that makes every entry's texts, over the whole 1M store, and an HTML
+report of the 100k store).
 """
 
 from __future__ import annotations
@@ -126,6 +129,47 @@ def _dialog_child(store_path: str, events: int, out_dir: str) -> dict[str, Any]:
             "parts_peak_rss_mib": 0.0, "longest_stall_ms": longest[0] * 1000}
 
 
+def _summary_pass() -> int:
+    """The summary pass (`analyse`: what the dialog's preview and an HTML report's first pass run)
+    vs a pass that makes every entry's sentence and changed fields (what `analyse` did before)."""
+    from explorer.reports.model import ReportScope, analyse, start_report
+    from explorer.reports.writer import write_report
+    from explorer.store.sqlite import SQLiteEventStore
+
+    def full_pass(store: SQLiteEventStore) -> None:
+        run = start_report(store, ReportScope())
+        for _entry in run.entries():
+            pass
+
+    big = SQLiteEventStore.open(demo_store(1_000_000), read_only=True)
+    small = SQLiteEventStore.open(demo_store(100_000), read_only=True)
+    work = {
+        "read_all 1M": lambda: sum(1 for _ in big.read_all()),
+        "summary pass 1M": lambda: analyse(big, ReportScope()),
+        "full pass 1M": lambda: full_pass(big),
+        "read_all 100k": lambda: sum(1 for _ in small.read_all()),
+        "html 100k": lambda: write_report(small, ReportScope(), Path(out) / "r.html"),
+    }
+    times: dict[str, list[float]] = {name: [] for name in work}
+    loads = [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory(prefix="bench-reports-") as out:
+        for _ in range(3):  # interleaved: the machine's load changes over minutes
+            for name, job in work.items():
+                started = time.perf_counter()
+                job()
+                times[name].append(time.perf_counter() - started)
+            loads.append(os.getloadavg()[0])
+    med = {name: statistics.median(values) for name, values in times.items()}
+    print(f"summary pass, whole store (medians of 3, load {min(loads):.1f}-{max(loads):.1f}):")
+    for name, value in med.items():
+        print(f"     {name:16s} {value:6.2f} s  (runs {', '.join(f'{v:.2f}' for v in times[name])})")
+    print(f"     1M: summary / full = {med['summary pass 1M'] / med['full pass 1M']:.2f}; "
+          f"summary / read_all = {med['summary pass 1M'] / med['read_all 1M']:.2f}, "
+          f"full / read_all = {med['full pass 1M'] / med['read_all 1M']:.2f}")
+    print(f"     html 100k / read_all 100k = {med['html 100k'] / med['read_all 100k']:.2f}")
+    return 0
+
+
 def _run(kind: str, store: Path, events: int, out_dir: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_reports", "--child", kind, str(store), str(events), out_dir],
@@ -174,6 +218,8 @@ def main(argv: list[str]) -> int:
                 one, two = statistics.median(times[1]), statistics.median(times[2])
                 print(f"     {events:>7,} events: one {one:.2f} s, split {two:.2f} s, split / one = {two / one:.2f}")
         return 0
+    if os.environ.get("BENCH_REPORTS_ONLY") == "summary":
+        return _summary_pass()
     if os.environ.get("BENCH_REPORTS_ONLY") == "dialog":
         big = demo_store(1_000_000)
         with tempfile.TemporaryDirectory(prefix="bench-reports-") as out:

@@ -23,7 +23,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, NamedTuple
@@ -436,6 +436,8 @@ class _StreamFolds:
         self._names: dict[str, str] = {}
         self._looked_up: dict[str, str | None] = {}
         self._prefixes: set[str] = set()
+        self.names_learnt = 0  # changes to the names known: equal counts, equal `name_of` answers
+        self.texts_owed: _OwedTexts | None = None  # a summary pass's last listed entry, its texts left out
 
     def state_before(self, stream_id: str, stream_type: str, version: int) -> dict[str, Any]:
         state = self.states.get(stream_id)
@@ -458,6 +460,7 @@ class _StreamFolds:
         name = state.get("name") if type(state) is dict else None
         if name and type(name) is str and self._names.get(stream_id) != name:
             self._names[stream_id] = name
+            self.names_learnt += 1
             # Domains refer to other entities by their id without the stream prefix (peer ids).
             prefix, sep, bare = stream_id.partition("-")
             if sep:
@@ -488,6 +491,32 @@ class _StreamFolds:
             name = value if isinstance(value, str) and value else None
         self._looked_up[ref] = name
         return name
+
+
+class _OwedTexts(NamedTuple):
+    """What the sentence and changed fields of a listed entry are made of (a summary pass
+    leaves them out and makes them only for the one entry that stays: the last)."""
+
+    position: int
+    sentence_of: Callable[..., str]
+    event_type: str
+    data: dict[str, Any]
+    stream_id: str
+    stream_type: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    problem: str
+    names_learnt: int
+
+
+def entry_texts(sentence_of: Callable[..., str], event_type: str, data: dict[str, Any], stream_id: str,
+                stream_type: str, before: dict[str, Any], after: dict[str, Any], problem: str,
+                name_of: Callable[[str], str | None]) -> tuple[str, tuple[FieldChange, ...]]:
+    """An entry's one-line sentence (from the domain pack) and its changed fields."""
+    sentence = sentence_of(event_type, data, stream_id, name_of) if not problem else f"[damaged event: {problem}]"
+    if "\n" in sentence or "\r" in sentence or "\t" in sentence:
+        sentence = " ".join(sentence.split())
+    return sentence, field_changes(before, after, stream_type, name_of)
 
 
 _MISSING = object()
@@ -563,6 +592,7 @@ def iter_entries(
     cancelled: Cancelled | None = None,
     emit_from: int | None = None,
     emit_to: int | None = None,
+    summary_only: bool = False,
 ) -> Iterator[ReportEntry]:
     """The report's events, one at a time, in position order (never all in memory).
 
@@ -573,6 +603,10 @@ def iter_entries(
     from its start: the entries are exactly those of the whole run (explorer/reports/parallel.py
     splits a large report this way). Folding alone skips the sentence, diff and hash: a fifth
     of the work.
+
+    `summary_only` (a pass that only counts, for the summary page): entries after the first come
+    without sentence and changed fields, which are more than half the work; the last one's are
+    owed in `folds.texts_owed` (`ReportRun.entries` settles them).
     """
     if resolved.empty:
         return
@@ -589,6 +623,7 @@ def iter_entries(
     name_of, state_before, remember = folds.name_of, folds.state_before, folds.remember_name
     states, end_versions = folds.states, folds.end_versions
     seen = 0
+    texts_left_out = False  # a summary pass makes the texts of its first entry, then leaves them out
     for position, sid, stype, version, etype, rec_us, eid, data_text, meta_text, chash in store.read_raw(
             resolved.first_position, last, resolved.stream_ids):
         seen += 1
@@ -635,9 +670,13 @@ def iter_entries(
         if (types and etype not in types) or (actors and actor not in actors):
             continue
         occurred = data.get("occurred_at")
-        sentence = kit[1](etype, data, sid, name_of) if not problem else f"[damaged event: {problem}]"
-        if "\n" in sentence or "\r" in sentence or "\t" in sentence:
-            sentence = " ".join(sentence.split())
+        if texts_left_out:
+            sentence, changes = "", ()
+            folds.texts_owed = _OwedTexts(position, kit[1], etype, data, sid, stype, before, after, problem,
+                                          folds.names_learnt)
+        else:
+            sentence, changes = entry_texts(kit[1], etype, data, sid, stype, before, after, problem, name_of)
+            texts_left_out = summary_only
         yield ReportEntry(
             position,
             iso_us(rec_us),
@@ -648,7 +687,7 @@ def iter_entries(
             etype,
             actor,
             sentence,
-            field_changes(before, after, stype, name_of),
+            changes,
             eid,
             # event_hash(...) inlined (same bytes as chain.event_bytes): two calls fewer per event
             sha256(b"".join((dumps([position, sid, stype, version, etype, rec_us, eid]), b"\n",
@@ -1104,15 +1143,34 @@ class ReportRun:
     report: Report | None = None
     _builder: SummaryBuilder | None = field(default=None, repr=False)
 
-    def entries(self, progress: Progress | None = None, cancelled: Cancelled | None = None) -> Iterator[ReportEntry]:
+    def entries(self, progress: Progress | None = None, cancelled: Cancelled | None = None, *,
+                summary_only: bool = False) -> Iterator[ReportEntry]:
+        """The listed entries; `summary_only`: without texts after the first (see `iter_entries`),
+        for a pass that only needs `report`."""
         tt = self.time_travel or TimeTravel(self.store, None)
         builder = self._builder = SummaryBuilder(self.resolved)
         add = builder.add
         for entry in iter_entries(self.store, self.resolved, time_travel=tt, on_fold=builder.attach,
-                                  progress=progress, cancelled=cancelled):
+                                  progress=progress, cancelled=cancelled, summary_only=summary_only):
             add(entry)
             yield entry
+        if builder.last is not None and builder.folds is not None:
+            builder.last = self._with_texts(builder.last, builder.folds, tt, cancelled)
         self.finish(builder)
+
+    def _with_texts(self, entry: ReportEntry, folds: _StreamFolds, tt: TimeTravel,
+                    cancelled: Cancelled | None) -> ReportEntry:
+        """`entry` with the sentence and changed fields a summary pass left out, exactly as a
+        full pass makes them."""
+        owed = folds.texts_owed
+        if owed is None or owed.position != entry.position:
+            return entry  # made whole as it was listed
+        if owed.names_learnt == folds.names_learnt:  # every name lookup answers as it did then
+            sentence, changes = entry_texts(*owed[1:9], folds.name_of)
+            return replace(entry, sentence=sentence, changes=changes)
+        # A name changed after it (a rename that filters hide): fold the range again up to it.
+        return next(iter_entries(self.store, self.resolved, time_travel=tt, cancelled=cancelled,
+                                 emit_from=entry.position, emit_to=entry.position))
 
     def finish(self, builder: SummaryBuilder,
                streams_part: tuple[tuple[StreamSummary, ...], int] | None = None) -> Report:
@@ -1149,6 +1207,6 @@ def analyse(store: SQLiteEventStore, scope: ReportScope, *, progress: Progress |
             cancelled: Cancelled | None = None, **kwargs: Any) -> ReportRun:
     """Run the first pass: header, summary and integrity ready (`run.report`), entries not kept."""
     run = start_report(store, scope, **kwargs)
-    for _entry in run.entries(progress, cancelled):
+    for _entry in run.entries(progress, cancelled, summary_only=True):
         pass
     return run

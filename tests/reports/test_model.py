@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,10 +14,12 @@ from explorer.reports.model import (
     iso_us,
     iter_entries,
     resolve_scope,
+    start_report,
 )
 from explorer.store import chain
-from explorer.store.records import EventFilter, format_time
-from explorer.store.sqlite import from_us
+from explorer.store.base_types import NO_STREAM
+from explorer.store.records import EventFilter, NewEvent, format_time
+from explorer.store.sqlite import SQLiteEventStore, from_us
 
 
 def test_same_scope_twice_gives_the_same_event_list_digest(store, demo) -> None:
@@ -120,3 +122,45 @@ def test_peers_outside_the_scope_are_named_in_changed_fields(store, demo) -> Non
     assert change.label == "Connected devices"
     peer = entry.data["peer_id"]
     assert peer not in change.new and change.new.startswith("+[")
+
+
+def _full_pass_report(store, scope: ReportScope, now: datetime):
+    run = start_report(store, scope, now=now)
+    for _entry in run.entries():
+        pass
+    return run.report
+
+
+@pytest.mark.parametrize("scope_of", [
+    lambda d: ReportScope(),
+    lambda d: ReportScope(stream_ids=(d.night_caller,)),
+    lambda d: ReportScope(stream_ids=(d.night_caller,), event_types=("DeviceConnected",)),
+    lambda d: ReportScope(connected_to=d.burst_device, actors=("alice",)),
+    lambda d: ReportScope(from_position=5, to_position=5),
+])
+def test_a_summary_pass_makes_the_report_of_a_full_pass(store, demo, scope_of) -> None:
+    """analyse() leaves the texts out after the first entry; the report must not show it."""
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    scope = scope_of(demo[1])
+    summary_pass = analyse(store, scope, now=now).report
+    full = _full_pass_report(store, scope, now)
+    assert summary_pass == full
+    assert full.summary.last_event.sentence and full.summary.first_event.sentence
+
+
+def test_a_summary_pass_names_the_last_event_as_it_was_before_a_hidden_rename(tmp_path) -> None:
+    """A rename after the last listed event (filtered out) must not reach that event's sentence."""
+    with SQLiteEventStore.create(tmp_path / "s.evstore") as writable:
+        writable.append("device-d1", "Device", [
+            NewEvent("DeviceRegistered", {"device_id": "d1", "name": "old-name", "kind": "sensor", "owner": "o"}),
+            NewEvent("CallReported", {"direction": "in", "number": "+1 555", "duration_s": 3}),
+            NewEvent("CallReported", {"direction": "out", "number": "+1 556", "duration_s": 4}),
+            NewEvent("DeviceRenamed", {"name": "new-name"}),
+        ], NO_STREAM)
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    scope = ReportScope(event_types=("CallReported",))
+    with SQLiteEventStore.open(tmp_path / "s.evstore", read_only=True) as store:
+        summary_pass = analyse(store, scope, now=now).report
+        full = _full_pass_report(store, scope, now)
+    assert full.summary.last_event.sentence == "Outgoing call to +1 556 on old-name, 4 s"
+    assert summary_pass == full
