@@ -276,6 +276,11 @@ class ReadDatabaseBusy(apsw.BusyError):
     """
 
 
+class _CancelledWhileBusy(Exception):
+    """The run was cancelled while a write waited for a busy read database: the try rolled back and
+    is not made again."""
+
+
 # SQLITE_BUSY (another connection holds the lock) and SQLITE_LOCKED (a conflict inside this
 # connection or its shared cache): conditions of the read database, not of an event.
 _TRANSIENT = (apsw.BusyError, apsw.LockedError)
@@ -516,14 +521,26 @@ class ProjectionRunner:
 
     # -- write transactions ----------------------------------------------------------------
 
-    def _write(self, body: Callable[[], T]) -> T:
+    def _write(self, body: Callable[[], T], *, rolled_back: Callable[[bool], None] | None = None,
+               cancelled: Cancelled | None = None) -> T:
         """`body()` in one write transaction, tried again while the read database is busy or locked
-        (each try waits the busy timeout for the lock); ReadDatabaseBusy when it stays so."""
+        (each try waits the busy timeout for the lock); ReadDatabaseBusy when it stays so.
+
+        After a try rolled back, `rolled_back(began)` undoes what the caller keeps in memory (`began`:
+        whether the transaction had begun, so `body` may have run part way); then a `cancelled()` run
+        raises _CancelledWhileBusy instead of waiting again.
+        """
         for attempt in range(1, BUSY_ATTEMPTS + 1):
+            began = False
             try:
                 with write_transaction(self.readdb.db):
+                    began = True
                     return body()
             except _TRANSIENT as exc:
+                if rolled_back is not None:
+                    rolled_back(began)
+                if cancelled is not None and cancelled():
+                    raise _CancelledWhileBusy from exc
                 self._busy(exc, attempt)
         raise AssertionError("unreachable")  # _busy raises on the last attempt
 
@@ -595,36 +612,36 @@ class ProjectionRunner:
         batch_types = {e.type for e in batch}
         before = [(g, g.checkpoint, g.failed) for g in active]
         dirty = False  # a try rolled back after projections had applied part of it
-        for attempt in range(1, BUSY_ATTEMPTS + 1):
-            began = False
-            try:
-                with write_transaction(db):
-                    began = True
-                    for g in active:
-                        if dirty and g.checkpoint > 0:
-                            g.projection.create_indexes(db)  # caches reload through them
-                        if g.checkpoint >= batch[-1].position:
-                            continue
-                        wanted = types[g.projection.name]
-                        if g.checkpoint < batch[0].position and batch_types <= wanted:
-                            todo = batch  # the usual case: the whole batch, no copy
-                        else:
-                            todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
-                        self._apply(g, todo, batch, last_us)
-                return True
-            except _TRANSIENT as exc:
-                # Rolled back: checkpoints and failures as before the batch; caches that saw part
-                # of it are dropped (they reload from the tables).
-                for g, checkpoint, failed in before:
-                    g.checkpoint, g.failed = checkpoint, failed
-                if began:
-                    dirty = True
-                    for g in active:
-                        g.projection.discard_caches()
-                if cancelled is not None and cancelled():
-                    return False
-                self._busy(exc, attempt)
-        raise AssertionError("unreachable")  # _busy raises on the last attempt
+
+        def apply() -> None:
+            for g in active:
+                if dirty and g.checkpoint > 0:
+                    g.projection.create_indexes(db)  # caches reload through them
+                if g.checkpoint >= batch[-1].position:
+                    continue
+                wanted = types[g.projection.name]
+                if g.checkpoint < batch[0].position and batch_types <= wanted:
+                    todo = batch  # the usual case: the whole batch, no copy
+                else:
+                    todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
+                self._apply(g, todo, batch, last_us)
+
+        def rolled_back(began: bool) -> None:
+            # Checkpoints and failures as before the batch; caches that saw part of it are dropped
+            # (they reload from the tables).
+            nonlocal dirty
+            for g, checkpoint, failed in before:
+                g.checkpoint, g.failed = checkpoint, failed
+            if began:
+                dirty = True
+                for g in active:
+                    g.projection.discard_caches()
+
+        try:
+            self._write(apply, rolled_back=rolled_back, cancelled=cancelled)
+        except _CancelledWhileBusy:
+            return False
+        return True
 
     def _index(self, g: _Generation) -> None:
         projection = g.projection

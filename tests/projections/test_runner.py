@@ -477,3 +477,34 @@ def test_busy_or_locked_inside_an_apply_is_retried_never_recorded_as_a_failure(
     head = store.head().position
     assert all(s.state == LIVE and s.failure is None and s.checkpoint == head for s in runner.status())
     assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")  # nothing twice, nothing missed
+
+
+def test_a_run_cancelled_while_the_read_database_is_busy_stops_with_the_batch_rolled_back(
+        demo: tuple[Path, DemoSummary], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    Interrupted.error, Interrupted.calls = apsw.BusyError, 0
+    models = [Interrupted if m is DeviceRegistry else m for m in READ_MODELS]
+    runner = ProjectionRunner(store=store, readdb=ReadDatabase(tmp_path / "r.sqlite"), projections=models,
+                              batch_size=700)
+    with caplog.at_level("WARNING", logger="explorer.projections.runner"):
+        read = runner.catch_up(cancelled=lambda: Interrupted.calls >= Interrupted.hit)  # true once busy
+    assert read == 700  # the first batch; the second rolled back when the cancel came
+    assert "read database busy" not in caplog.text  # stopped, not tried again
+    assert all(s.state == CATCHING_UP and s.failure is None and s.checkpoint == 700 for s in runner.status())
+    runner.catch_up()  # the next run applies the rolled-back batch (busy once more, then through)
+    head = store.head().position
+    assert all(s.state == LIVE and s.failure is None and s.checkpoint == head for s in runner.status())
+    assert dump(runner.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
+
+
+def test_a_batch_tried_again_after_a_rollback_first_makes_the_indexes_its_caches_reload_through(
+        demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    Interrupted.error, Interrupted.calls = apsw.BusyError, 0
+    models = [Interrupted if m is DeviceRegistry else m for m in READ_MODELS]
+    runner = ProjectionRunner(store=store, readdb=ReadDatabase(tmp_path / "r.sqlite"), projections=models,
+                              batch_size=700)
+    # A build from nothing: batch 1, batch 2 busy twice then through on its third try, then a stop.
+    runner.catch_up(cancelled=lambda: Interrupted.calls > Interrupted.hit + 1)
+    assert all(s.state == CATCHING_UP and s.checkpoint == 1400 for s in runner.status())
+    assert indexed(runner.readdb) == {"registry": True, "analytics": True}  # a plain stop leaves them out
