@@ -11,7 +11,7 @@ from pathlib import Path
 
 from explorer.cli.common import CliError, open_store, parse_time, progress_printer
 from explorer.reports.model import ReportCancelled, ReportError, ReportScope
-from explorer.reports.writer import FORMATS, format_of, write_report
+from explorer.reports.writer import FORMATS, format_of, report_files, write_report
 from explorer.store.readdb import ReadDatabase
 from explorer.timetravel import TimeTravel
 
@@ -53,8 +53,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         fmt = format_of(output, args.format)
     except ReportError as exc:
         raise CliError(f"{exc} (or name the output file .pdf, .html, .csv or .json)") from None
-    if output.exists() and not args.force:
-        raise CliError(f"{output}: already exists; choose another name or pass --force")
+    existing = [path for path in report_files(output, fmt) if path.exists()]
+    if existing and not args.force:  # a sidecar too: it may belong to an older report kept under another name
+        what = f"{existing[0]}: already exists" if len(existing) == 1 else \
+            f"{' and '.join(map(str, existing))} already exist"
+        raise CliError(f"{what}; choose another name or pass --force")
     for flag, value in (("--from-position", args.from_position), ("--to-position", args.to_position),
                         ("--jobs", args.jobs)):
         if value is not None and value < 1:
@@ -87,7 +90,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         except ReportCancelled:
             raise CliError("cancelled; no report was written") from None
         except OSError as exc:
-            raise CliError(f"{output}: cannot be written ({exc.strerror or exc})") from None
+            raise CliError(f"{exc.filename or output}: cannot be written ({exc.strerror or exc})") from None
     integrity = result.report.integrity
     pages = f", {result.pages} pages" if result.pages else ""
     processes = f", written by {result.processes} processes" if result.processes > 1 else ""

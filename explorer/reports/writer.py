@@ -68,6 +68,12 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
+def report_files(path: Path, fmt: str) -> tuple[Path, ...]:
+    """Every file a report of format `fmt` written to `path` creates or replaces: the report,
+    and for PDF and CSV its verification sidecar."""
+    return (path, sidecar_path(path)) if fmt in ("pdf", "csv") else (path,)
+
+
 def refuse_store_files(store: SQLiteEventStore, path: Path) -> None:
     """Raise ReportError when writing a report to `path` (or its sidecar) would replace the store
     being reported, one of its SQLite side files, or its read database: a report never costs data.
@@ -113,27 +119,68 @@ def _new_file_mode() -> int:
 _NEW_FILE_MODE = _new_file_mode()
 
 
-@contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
-    """Write `path` whole or not at all: a hidden part file beside it, renamed when complete.
+class _Staged:
+    """Files written under hidden part names beside their targets (`open`), renamed into place
+    together once every one is complete (`_staged`), so a report and its sidecar are written
+    whole or not at all.
 
-    The report gets the permissions of any new file of the user (mkstemp's part file is private,
+    Each file gets the permissions of any new file of the user (mkstemp's part file is private,
     0600: an auditor hands the report on).
     """
-    if not path.parent.is_dir():
-        raise ReportError(f"{path.parent}: no such folder")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    if os.name == "posix":
-        os.chmod(tmp, _NEW_FILE_MODE)
-    try:
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[str, Path]] = []
+
+    @contextmanager
+    def open(self, path: Path, mode: str) -> Iterator[IO[Any]]:
+        if not path.parent.is_dir():
+            raise ReportError(f"{path.parent}: no such folder")
+        if path.is_dir():  # found now, not when the finished files are renamed into place
+            raise ReportError(f"{path}: is a folder; choose another name")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        except OSError as exc:
+            raise _named(exc, path) from exc
+        os.close(fd)
+        self.parts.append((tmp, path))
+        if os.name == "posix":
+            os.chmod(tmp, _NEW_FILE_MODE)
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-        with open(tmp, mode, **kwargs) as handle:
-            yield handle
-        os.replace(tmp, path)
+        try:
+            with open(tmp, mode, **kwargs) as handle:
+                yield handle
+        except OSError as exc:
+            raise _named(exc, path) from exc
+
+    def commit(self) -> None:
+        for tmp, path in self.parts:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _named(exc, path) from exc
+
+    def discard(self) -> None:
+        for tmp, _path in self.parts:
+            Path(tmp).unlink(missing_ok=True)
+
+
+@contextmanager
+def _staged() -> Iterator[_Staged]:
+    """Files opened with `staged.open(...)` inside the block replace their targets only when the
+    whole block succeeds; on any failure (or a cancel) none of them is left, and no older file
+    is touched."""
+    staged = _Staged()
+    try:
+        yield staged
+        staged.commit()
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        staged.discard()
         raise
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """`exc` about `path`, the file the user asked for, not a hidden part file."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def _phase(progress: Progress | None, phase: int, phases: int) -> Progress | None:
@@ -178,31 +225,36 @@ def write_report(
     """
     target = Path(path)
     kind = format_of(target, fmt)
+    if kind != "json" and target.name.endswith(SIDECAR_SUFFIX):
+        raise ReportError(f"{target}: names ending {SIDECAR_SUFFIX} are kept for verification sidecars; "
+                          "choose another name")
     refuse_store_files(store, target)
     options: dict[str, Any] = dict(title=title, generated_by=generated_by, bookmarks=bookmarks,
                                    include_data=include_data, time_travel=time_travel)
     if kind in ("csv", "json"):
         run = start_report(store, scope, **options)
         parts = split if split is not None else parallel.parts_for(store, run.resolved, cores=jobs)
-        with _atomic(target, "w" if kind == "csv" else "wb") as out:
-            if parts > 1:  # a large report: one process per core (explorer/reports/parallel.py)
-                try:
-                    count = parallel.write_split(run, out.buffer if kind == "csv" else out, fmt=kind, parts=parts,
-                                                 workdir=target.parent, progress=progress, cancelled=cancelled)
-                except parallel.SplitUnavailable as exc:  # the same report, from this process only
-                    log.warning("%s report in one process: %s", kind.upper(), exc)
-                    parts = 1
-            if parts <= 1:
-                entries = run.entries(progress, cancelled)
-                count = (csv_report.write_csv(entries, out) if kind == "csv"
-                         else json_report.write_json(run, entries, out))
-        assert run.report is not None
-        side = None
-        if kind == "csv":
-            side = sidecar_path(target)
-            with _atomic(side, "wb") as out:
-                out.write(orjson.dumps(manifest(run.report, []) | {"events_in": target.name},
-                                       option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        with _staged() as files:
+            with files.open(target, "w" if kind == "csv" else "wb") as out:
+                if parts > 1:  # a large report: one process per core (explorer/reports/parallel.py)
+                    try:
+                        count = parallel.write_split(run, out.buffer if kind == "csv" else out, fmt=kind,
+                                                     parts=parts, workdir=target.parent, progress=progress,
+                                                     cancelled=cancelled)
+                    except parallel.SplitUnavailable as exc:  # the same report, from this process only
+                        log.warning("%s report in one process: %s", kind.upper(), exc)
+                        parts = 1
+                if parts <= 1:
+                    entries = run.entries(progress, cancelled)
+                    count = (csv_report.write_csv(entries, out) if kind == "csv"
+                             else json_report.write_json(run, entries, out))
+            assert run.report is not None
+            side = None
+            if kind == "csv":
+                side = sidecar_path(target)
+                with files.open(side, "wb") as out:
+                    out.write(orjson.dumps(manifest(run.report, []) | {"events_in": target.name},
+                                           option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         return ReportResult(target, side, run.report, count, processes=max(parts, 1))
     if kind == "pdf":
         return _write_pdf(store, scope, target, options, progress, cancelled)
@@ -224,7 +276,7 @@ def write_report(
                 listed.append([entry.position, entry.event_hash])
                 yield entry
 
-        with _atomic(target, "w") as out:
+        with _staged() as files, files.open(target, "w") as out:
             count = html_report.write_html(report, listing(), out,
                                            appendix=second_pass() if include_data else None)
             html_report.write_manifest_block(manifest(report, listed), out)
@@ -249,11 +301,12 @@ def _write_pdf(store: SQLiteEventStore, scope: ReportScope, target: Path, option
     report = run.report
     assert report is not None
     drawing = None if progress is None else (lambda done, total: progress(total + 2 * done, 3 * total))
-    with _atomic(target, "wb") as out:
-        out.close()  # QPdfWriter writes the file itself, by name
-        pages = pdf_report.write_pdf(report, entries, out.name, progress=drawing, cancelled=cancelled)
     side = sidecar_path(target)
-    with _atomic(side, "wb") as out:
-        out.write(orjson.dumps(manifest(report, [[e.position, e.event_hash] for e in entries]),
-                               option=orjson.OPT_SORT_KEYS))
+    with _staged() as files:
+        with files.open(target, "wb") as out:
+            out.close()  # QPdfWriter writes the file itself, by name
+            pages = pdf_report.write_pdf(report, entries, out.name, progress=drawing, cancelled=cancelled)
+        with files.open(side, "wb") as out:
+            out.write(orjson.dumps(manifest(report, [[e.position, e.event_hash] for e in entries]),
+                                   option=orjson.OPT_SORT_KEYS))
     return ReportResult(target, side, report, len(entries), pages)

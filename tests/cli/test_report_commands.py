@@ -108,6 +108,37 @@ def test_existing_output_is_not_overwritten_without_force(copy: Path, tmp_path: 
     assert out.read_text() == "precious"
 
 
+def test_an_existing_sidecar_is_not_overwritten_without_force(copy: Path, tmp_path: Path) -> None:
+    """The sidecar of an older report kept under another name must not be replaced silently."""
+    sidecar = tmp_path / "week.csv.verify.json"
+    sidecar.write_text("the block of week-archived.csv")
+    result = run_cli("report", str(copy), "-o", str(tmp_path / "week.csv"))
+    assert f"{sidecar}: already exists" in assert_one_error_line(result)
+    assert sidecar.read_text() == "the block of week-archived.csv" and not (tmp_path / "week.csv").exists()
+    assert run_cli("report", str(copy), "-o", str(tmp_path / "week.csv"), "--force").returncode == 0
+    assert orjson.loads(sidecar.read_bytes())["events_in"] == "week.csv"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "pdf"])
+def test_a_sidecar_name_taken_by_a_folder_is_refused_and_the_older_report_stays(
+        copy: Path, tmp_path: Path, fmt: str) -> None:
+    """Written whole or not at all: the report and its sidecar, or neither."""
+    older = tmp_path / f"r.{fmt}"
+    older.write_text("the older report")
+    (tmp_path / f"r.{fmt}.verify.json").mkdir()
+    result = run_cli("report", str(copy), "--to-position", "50", "-o", str(older), "--force")
+    assert f"r.{fmt}.verify.json: is a folder" in assert_one_error_line(result)
+    assert older.read_text() == "the older report"
+    left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("store.evstore"))
+    assert left == [f"r.{fmt}", f"r.{fmt}.verify.json"]
+
+
+def test_a_report_is_not_named_like_a_sidecar(copy: Path, tmp_path: Path) -> None:
+    result = run_cli("report", str(copy), "--format", "csv", "-o", str(tmp_path / "x.verify.json"))
+    assert "kept for verification sidecars" in assert_one_error_line(result)
+    assert not list(tmp_path.glob("x.*"))
+
+
 def test_force_never_writes_a_report_over_the_store_being_reported(copy: Path, tmp_path: Path) -> None:
     before = copy.read_bytes()
     result = run_cli("report", str(copy), "--format", "csv", "-o", str(copy), "--force")

@@ -151,6 +151,26 @@ def test_a_failed_or_cancelled_report_leaves_no_file(store, tmp_path: Path, fmt:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("fmt", ["csv", "pdf"])
+def test_a_sidecar_that_fails_to_be_written_leaves_the_older_report_and_no_new_file(
+        store, tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report and its sidecar are written whole or not at all; the error names the sidecar."""
+    from explorer.reports import writer
+
+    older = tmp_path / f"r.{fmt}"
+    older.write_text("the older report")
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "manifest", disk_full)  # fails while the sidecar is being written
+    with pytest.raises(OSError) as raised:
+        write_report(store, ReportScope(to_position=30), older)
+    assert raised.value.filename == str(tmp_path / f"r.{fmt}.verify.json")
+    assert raised.value.strerror == "No space left on device"
+    assert [p.name for p in tmp_path.iterdir()] == [f"r.{fmt}"] and older.read_text() == "the older report"
+
+
 def test_a_pdf_cancelled_while_drawing_leaves_no_file(store, tmp_path: Path) -> None:
     from explorer.reports.model import ReportCancelled
 

@@ -129,6 +129,19 @@ def test_a_typed_name_of_an_existing_file_is_replaced_only_when_the_user_says_so
     assert keep.read_text().startswith("position,")
 
 
+def test_an_existing_sidecar_is_replaced_only_when_the_user_says_so(
+        qtbot: QtBot, dialog: ReportDialog, tmp_path: Path) -> None:
+    sidecar = tmp_path / "week.csv.verify.json"
+    sidecar.write_text("the block of an older report")
+    asked: list[str] = []
+    dialog.ask = lambda title, text: asked.append(text) or False
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("csv"))
+    dialog.path_edit.setText(str(tmp_path / "week.csv"))
+    dialog.generate()
+    assert asked and str(sidecar) in asked[0]
+    assert sidecar.read_text() == "the block of an older report" and not (tmp_path / "week.csv").exists()
+
+
 def test_the_store_itself_is_never_replaced_by_a_report(qtbot: QtBot, dialog: ReportDialog,
                                                         context: AppContext) -> None:
     store_path = context.store.path

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.reports.model import ReportCancelled, ReportError, ReportScope, analyse
-from explorer.reports.writer import FORMATS, ReportResult, write_report
+from explorer.reports.writer import FORMATS, ReportResult, report_files, write_report
 from explorer.store.bookmarks import BookmarkStore
 from explorer.store.readdb import ReadDatabase
 from explorer.timetravel import TimeTravel
@@ -411,8 +411,11 @@ class ReportDialog(QDialog):
         if not path.parent.is_dir():
             self.message.setText(f"The folder {path.parent} does not exist.")
             return
-        if path.exists() and path != self._replace_confirmed:
-            if not self.ask("Replace the file?", f"{path} already exists. Replace it with the report?"):
+        existing = [p for p in report_files(path, self.fmt()) if p.exists() and p != self._replace_confirmed]
+        if existing:  # the sidecar too: it may belong to an older report kept under another name
+            names = "\n".join(str(p) for p in existing)
+            question = "Replace the file?" if len(existing) == 1 else "Replace the files?"
+            if not self.ask(question, f"Already there:\n{names}\n\nReplace with the new report?"):
                 self.message.setText("Nothing was written; choose another file name.")
                 return
         scope, title, fmt = self.scope(), self.title_edit.text(), self.fmt()
