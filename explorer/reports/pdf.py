@@ -110,6 +110,23 @@ def _plain(text: str) -> str:
     """A cell's own line breaks as line separators (QPainter.drawText does the same)."""
     return text.replace("\r\n", _SEP).replace("\n", _SEP) if "\n" in text else text
 
+
+def _qt_text(text: str) -> tuple[str, int]:
+    """The text as Qt will hold it, and its length in Qt's text positions: UTF-16 code units.
+
+    A character outside the BMP (an emoji) is one Python character and two units. Surrogates in a
+    Python string are paired up or, alone, become U+FFFD, because Qt would silently join or drop
+    them and so shift every later position.
+    """
+    if text.isascii():
+        return text, len(text)
+    try:
+        return text, len(text.encode("utf-16-le")) // 2
+    except UnicodeEncodeError:
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return text, len(text.encode("utf-16-le")) // 2
+
+
 # A laid-out cell: its lines (QTextLine), the points to draw them at, and a clip when a word is
 # wider than the cell. A QTextLine does not keep its QTextLayout alive: the chunk holds the layouts.
 _Cell = tuple[list[Any], tuple[QPointF, ...], QRectF | None]
@@ -185,7 +202,8 @@ class _LaidTable:
             todo = [t for t in distinct if t not in seen]
             found: dict[str, tuple[list[Any], int, bool]] = {}
             if todo:
-                layout = QTextLayout(_SEP.join(todo), font, self._device)
+                qt_texts = [_qt_text(t) for t in todo]
+                layout = QTextLayout(_SEP.join(t for t, _ in qt_texts), font, self._device)
                 layout.setTextOption(self._options[k])
                 layout.setCacheEnabled(cache or reuse)  # keep the shaped glyphs for the drawing
                 (self._kept if reuse else layouts).append(layout)
@@ -205,10 +223,12 @@ class _LaidTable:
                     lines.append(line)
                     starts.append(line.textStart())
                 layout.endLayout()
+                # Lines are found by their start, in Qt's units: a cell spans its text and the
+                # separator after it.
                 offset = 0
-                for text in todo:
+                for text, (_, units) in zip(todo, qt_texts):
                     first = bisect_left(starts, offset)
-                    offset += len(text) + 1
+                    offset += units + 1
                     count = bisect_left(starts, offset, first) - first
                     if count > MAX_CELL_LINES:  # a longer cell is cut after its 4th line
                         count = MAX_CELL_LINES

@@ -14,6 +14,9 @@ from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 from explorer.reports import pdf
 from explorer.reports.model import ReportScope, start_report
 from explorer.reports.writer import write_report
+from explorer.store.base_types import NO_STREAM
+from explorer.store.records import NewEvent
+from explorer.store.sqlite import SQLiteEventStore
 
 _REPORT = SimpleNamespace(  # what the page decoration reads
     header=SimpleNamespace(title="Tables", store_name="test", generated_at_utc="2026-01-01T00:00:00Z",
@@ -141,3 +144,55 @@ def test_a_paragraph_with_a_word_wider_than_the_page_stays_on_the_page() -> None
     beyond = [image.pixelColor(x, y).lightness() for x in range(right, int(pdf.PAGE_W))
               for y in range(int(top), int(flow.y))]
     assert min(beyond) > 240  # nothing drawn in the right margin or past the page
+
+
+def _pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(str(path)).pages).replace("\t", " ")
+
+
+def _event_rows(text: str) -> dict[int, str]:
+    """The event list's text cut into rows: each row starts at a line holding only its position
+    (the Position cell), followed by its Recorded-at date."""
+    lines = text[text.index("Changed fields"):text.index("End of the event list")].splitlines()
+    starts = [n for n, line in enumerate(lines[:-1])
+              if re.fullmatch(r"\d+", line.strip()) and re.match(r"\d{4}-\d\d-\d\d", lines[n + 1])]
+    return {int(lines[a].strip()): "\n".join(lines[a:b]) for a, b in zip(starts, [*starts[1:], len(lines)])}
+
+
+def test_every_row_shows_its_own_event_after_characters_outside_the_bmp(tmp_path: Path) -> None:
+    # Qt counts text positions in UTF-16 units: an emoji is one Python character and two units.
+    # Cells of a column are laid out together, so counting in Python characters gave each later
+    # row the text of the row before it.
+    emoji = "\U0001F600"
+    with SQLiteEventStore.create(tmp_path / "s.evstore") as store:
+        events = [NewEvent("Set", {"k": emoji * 12}, {"actor": emoji * 12})]
+        events += [NewEvent("Set", {"k": f"value-{n}"}, {"actor": f"actor-{n}"}) for n in range(2, 10)]
+        store.append("thing-1", "Thing", events, NO_STREAM)
+        write_report(store, ReportScope(), tmp_path / "r.pdf")
+    rows = _event_rows(_pdf_text(tmp_path / "r.pdf"))
+    assert sorted(rows) == list(range(1, 10))
+    assert "actor-" not in rows[1] and "value-" not in rows[1]
+    for n in range(2, 10):
+        assert re.findall(r"actor-\d+", rows[n]) == [f"actor-{n}"], rows[n]
+        assert f'Set k="value-{n}"' in rows[n], rows[n]
+        assert set(re.findall(r"value-\d+", rows[n])) == ({f"value-{n}", f"value-{n - 1}"} if n > 2 else {"value-2"})
+
+
+HOSTILE = [
+    "\U0001F600",  # one character, two UTF-16 units
+    "\U0001F469\u200D\U0001F4BB x",  # a ZWJ sequence
+    "\U0001D400\U0001D401 math",  # mathematical alphanumerics
+    "x\ud83dy",  # a lone surrogate: Qt drops it
+    "\ud83d\ude00 pair",  # a surrogate pair as two Python characters: Qt joins them
+    "a\r\nb\nc\u2028d",  # the cell's own line breaks
+    "nul\x00here",
+    "\u05e9\u05dc\u05d5\u05dd \u202e rtl",
+]
+
+
+def test_cells_of_one_column_map_to_their_own_rows_for_any_text(tmp_path: Path) -> None:
+    rows = [[f"key-{n} {HOSTILE[n % len(HOSTILE)]}", f"{HOSTILE[(n + 3) % len(HOSTILE)]} value-{n}",
+             f"note-{n} {HOSTILE[(n + 5) % len(HOSTILE)] * (n % 3 + 1)}"] for n in range(40)]
+    text = _table_pdf(tmp_path / "t.pdf", rows)
+    markers = re.findall(r"(?:key|value|note)-\d+", text)
+    assert markers == [f"{kind}-{n}" for n in range(40) for kind in ("key", "value", "note")]
