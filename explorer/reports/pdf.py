@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QPdfWriter,
     QPen,
     QTextLayout,
+    QTextLine,
     QTextOption,
 )
 
@@ -127,9 +128,28 @@ def _qt_text(text: str) -> tuple[str, int]:
         return text, len(text.encode("utf-16-le")) // 2
 
 
-# A laid-out cell: its lines (QTextLine), the points to draw them at, and a clip when a word is
-# wider than the cell. A QTextLine does not keep its QTextLayout alive: the chunk holds the layouts.
-_Cell = tuple[list[Any], tuple[QPointF, ...], QRectF | None]
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """How a cell that does not show all its text is drawn: its lines clipped to the cell (a glyph
+    wider than the cell), and, when lines were left out after MAX_CELL_LINES, the last line clipped
+    short of an ellipsis drawn after it.
+
+    Attributes:
+        clip: the cell's rectangle, relative to the row's top; None when no line is too wide.
+        last_clip: the rectangle the last drawn line is cut to; None without an ellipsis.
+        ellipsis: the laid-out line "…" (its layout is kept by the table).
+        at: where the ellipsis is drawn, relative to the row's top.
+    """
+
+    clip: QRectF | None
+    last_clip: QRectF | None = None
+    ellipsis: Any = None
+    at: QPointF | None = None
+
+
+# A laid-out cell: its lines (QTextLine), the points to draw them at, and how it is cut when it does
+# not show all its text. A QTextLine does not keep its QTextLayout alive: the chunk holds the layouts.
+_Cell = tuple[list[Any], tuple[QPointF, ...], _Cut | None]
 
 
 class _LaidTable:
@@ -158,12 +178,15 @@ class _LaidTable:
             x += w
         self._lefts = lefts
         self._inner = [w - 2 * PAD for w in widths]
-        self._options = []
+        self._options, self._anywhere = [], []
         for c in columns:
             option = QTextOption(Qt.AlignRight | Qt.AlignTop if c.right else Qt.AlignLeft | Qt.AlignTop)
             option.setWrapMode(QTextOption.WrapMode.WrapAnywhere if c.wrap_anywhere
                                else QTextOption.WrapMode.WordWrap)
             self._options.append(option)
+            anywhere = QTextOption(option)
+            anywhere.setWrapMode(QTextOption.WrapMode.WrapAnywhere)
+            self._anywhere.append(None if c.wrap_anywhere else anywhere)
         self._fonts = [flow.f_small_bold if key_bold and k == 0 else (flow.f_small_mono if c.mono else flow.f_small)
                        for k, c in enumerate(columns)]
         self._bold = [flow.f_small_bold] * len(columns)
@@ -179,8 +202,9 @@ class _LaidTable:
         # chunk -> (row heights, cells, layouts); (row heights, None, None) between the passes for
         # rows past CACHED_ROWS
         self._chunks: dict[int, tuple[list[float], Any, Any]] = {}
-        self._seen: dict[tuple[int, int], dict[str, tuple[list[Any], int, bool]]] = {}
+        self._seen: dict[tuple[int, int], dict[str, tuple[list[Any], int, _Cut | None]]] = {}
         self._kept: list[QTextLayout] = []  # the layouts of reused texts: as long as the table
+        self._ellipses: dict[int, tuple[QTextLayout, Any, float]] = {}  # font -> "…": layout, line, width
         self._head = self._lay([[c.title for c in columns]], self._bold, cache=True) if header else None
         self.head_h = self._head[0][0] if self._head is not None else 0.0
 
@@ -200,17 +224,20 @@ class _LaidTable:
             seen = self._seen.setdefault((k, id(font)), {})
             reuse = len(distinct) * 2 <= len(texts) and len(seen) < REUSED_TEXTS
             todo = [t for t in distinct if t not in seen]
-            found: dict[str, tuple[list[Any], int, bool]] = {}
+            found: dict[str, tuple[list[Any], int, _Cut | None]] = {}
             if todo:
                 qt_texts = [_qt_text(t) for t in todo]
                 layout = QTextLayout(_SEP.join(t for t, _ in qt_texts), font, self._device)
-                layout.setTextOption(self._options[k])
+                option, anywhere = self._options[k], self._anywhere[k]
+                layout.setTextOption(option)
                 layout.setCacheEnabled(cache or reuse)  # keep the shaped glyphs for the drawing
                 (self._kept if reuse else layouts).append(layout)
                 inner = self._inner[k]
                 lines, starts, wide = [], [], []
-                # A word wider than the cell is cut at the cell's edge, as drawText(rect) did (a
-                # line that overshoots into the cell's padding, e.g. by a glyph's side bearing, is not).
+                # A word wider than the cell (a long id or value) is broken where it must: its line
+                # is laid out again, wrapping anywhere (a line that overshoots into the cell's
+                # padding, e.g. by a glyph's side bearing, is left as it is). What is still wider (one
+                # glyph) is cut at the cell's edge.
                 limit = inner + PAD
                 layout.beginLayout()
                 while True:
@@ -219,7 +246,12 @@ class _LaidTable:
                         break
                     line.setLineWidth(inner)
                     if line.naturalTextWidth() > limit:
-                        wide.append(len(lines))
+                        if anywhere is not None:
+                            layout.setTextOption(anywhere)
+                            line.setLineWidth(inner)
+                            layout.setTextOption(option)
+                        if line.naturalTextWidth() > limit:
+                            wide.append(len(lines))
                     lines.append(line)
                     starts.append(line.textStart())
                 layout.endLayout()
@@ -230,10 +262,14 @@ class _LaidTable:
                     first = bisect_left(starts, offset)
                     offset += units + 1
                     count = bisect_left(starts, offset, first) - first
-                    if count > MAX_CELL_LINES:  # a longer cell is cut after its 4th line
+                    cut = None
+                    if count > MAX_CELL_LINES:  # a longer cell is cut after its 4th line, with "…"
                         count = MAX_CELL_LINES
-                    clip = bool(wide) and any(first <= i < first + count for i in wide)
-                    found[text] = (lines[first:first + count], count, clip)
+                        cut = self._ellipsis_cut(k, font, lines[first + count - 1],
+                                                 bool(wide) and any(first <= i < first + count for i in wide))
+                    elif wide and any(first <= i < first + count for i in wide):
+                        cut = _Cut(QRectF(self._lefts[k], PAD, inner, count * self._steps[id(font)][0]))
+                    found[text] = (lines[first:first + count], count, cut)
                 if reuse:
                     seen.update(found)
             step, last = self._steps[id(font)]
@@ -241,12 +277,37 @@ class _LaidTable:
             points = self._points[k, id(font)]
             for n, text in enumerate(texts):
                 if text:
-                    cell_lines, count, clip = found.get(text) or seen[text]
-                    cells[n].append((cell_lines, points,
-                                     QRectF(points[0].x(), PAD, self._inner[k], count * step + last) if clip else None))
+                    cell_lines, count, cut = found.get(text) or seen[text]
+                    cells[n].append((cell_lines, points, cut))
                     if count * step + last > heights[n]:
                         heights[n] = count * step + last
         return [h + 2 * PAD for h in heights], cells, layouts
+
+    def _ellipsis_cut(self, k: int, font: QFont, line: Any, wide: bool) -> _Cut:
+        """The cut of a cell of column k whose text goes on past its last drawn `line`."""
+        found = self._ellipses.get(id(font))
+        if found is None:
+            layout = QTextLayout("…", font, self._device)
+            layout.setCacheEnabled(True)
+            layout.beginLayout()
+            dots = layout.createLine()
+            layout.endLayout()
+            found = self._ellipses[id(font)] = (layout, dots, dots.naturalTextWidth())
+        _, dots, dots_w = found
+        left, inner, step = self._lefts[k], self._inner[k], self._steps[id(font)][0]
+        room = inner - dots_w
+        # A right-aligned line ends at the cell's edge; a left-aligned one where its text ends, or
+        # at the last character boundary that leaves room for the ellipsis.
+        if self.columns[k].right:
+            end = room
+        elif line.naturalTextWidth() <= room:
+            end = line.naturalTextWidth()
+        else:
+            end = line.cursorToX(line.xToCursor(room, QTextLine.CursorPosition.CursorOnCharacter))[0]
+            end = min(end, room)
+        top = PAD + (MAX_CELL_LINES - 1) * step
+        return _Cut(QRectF(left, PAD, inner, top) if wide else None,
+                    QRectF(left - PAD, top - step, end + PAD, 3 * step), dots, QPointF(left + end, top))
 
     def _chunk(self, c: int, *, drawing: bool = False) -> tuple[list[float], Any, Any]:
         found = self._chunks.get(c)
@@ -279,6 +340,7 @@ class _LaidTable:
         self._chunks.clear()
         self._seen.clear()
         self._kept.clear()
+        self._ellipses.clear()
 
 
 class _Layouts:
@@ -337,6 +399,7 @@ class _Flow:
         self.layouts = layouts if layouts is not None else _Layouts()
         self.layouts.rewind()
         self.row_hook: Callable[[int], None] | None = row_hook
+        self._header_texts: tuple[str, str, str] | None = None
         self._decorate()
 
     # -- pages ---------------------------------------------------------------------------------
@@ -361,52 +424,75 @@ class _Flow:
         if self.y + height > self.bottom and self.y > self.top:
             self.break_page()
 
+    def _page_texts(self) -> tuple[str, str, str]:
+        """The header's title and store, and the footer's left part, each cut with "…" to the
+        room it has (never the footer's digest: an auditor compares it)."""
+        if self._header_texts is None:
+            h, i = self.report.header, self.report.integrity
+            fm, fm_bold = self.fm(self.f_small), self.fm(self.f_small_bold)
+            store = "Event Explorer audit report · store "
+            store += fm.elidedText(_one_line(h.store_name, 200), Qt.ElideRight,
+                                   self.width * 0.45 - fm.horizontalAdvance(store))
+            title = fm_bold.elidedText(_one_line(h.title, 500), Qt.ElideRight,
+                                       self.width - fm.horizontalAdvance(store) - 12)
+            before, after = f"Generated {h.generated_at_utc} by ", f" · event-list digest {i.event_list_digest}"
+            room = self.width * 0.8 - fm.horizontalAdvance(before + after) - 4
+            by = fm.elidedText(_one_line(h.generated_by, 500), Qt.ElideRight, max(room, 0.0))
+            self._header_texts = (title, store, before + by + after)
+        return self._header_texts
+
     def _decorate(self) -> None:
         p = self.p
         if p is None:
             return
-        h, i = self.report.header, self.report.integrity
+        title, store, footer = self._page_texts()
         p.setPen(QColor("#333333"))
         p.setFont(self.f_small_bold)
-        p.drawText(QRectF(MARGIN, MARGIN, self.width * 0.6, HEADER_H - 6), Qt.AlignLeft | Qt.AlignBottom,
-                   _one_line(h.title, 120))
+        p.drawText(QRectF(MARGIN, MARGIN, self.width, HEADER_H - 6), Qt.AlignLeft | Qt.AlignBottom, title)
         p.setFont(self.f_small)
-        p.drawText(QRectF(MARGIN + self.width * 0.4, MARGIN, self.width * 0.6, HEADER_H - 6),
-                   Qt.AlignRight | Qt.AlignBottom, f"Event Explorer audit report · store {_one_line(h.store_name, 60)}")
+        p.drawText(QRectF(MARGIN, MARGIN, self.width, HEADER_H - 6), Qt.AlignRight | Qt.AlignBottom, store)
         p.setPen(QPen(QColor("#999999"), 0.5))
         p.drawLine(QPointF(MARGIN, MARGIN + HEADER_H - 3), QPointF(PAGE_W - MARGIN, MARGIN + HEADER_H - 3))
         fy = PAGE_H - MARGIN - FOOTER_H + 6
         p.drawLine(QPointF(MARGIN, fy - 3), QPointF(PAGE_W - MARGIN, fy - 3))
         p.setPen(QColor("#333333"))
         p.setFont(self.f_small)
-        p.drawText(QRectF(MARGIN, fy, self.width * 0.8, FOOTER_H - 6), Qt.AlignLeft | Qt.AlignTop,
-                   f"Generated {h.generated_at_utc} by {_one_line(h.generated_by, 40)} · "
-                   f"event-list digest {i.event_list_digest}")
+        p.drawText(QRectF(MARGIN, fy, self.width * 0.8, FOOTER_H - 6), Qt.AlignLeft | Qt.AlignTop, footer)
         p.drawText(QRectF(MARGIN + self.width * 0.8, fy, self.width * 0.2, FOOTER_H - 6),
                    Qt.AlignRight | Qt.AlignTop, f"Page {self.page} of {self.total}" if self.total else f"Page {self.page}")
 
     # -- blocks --------------------------------------------------------------------------------
 
     def heading(self, text: str, font: QFont | None = None, gap: float = 8, keep: float = 30) -> None:
+        """A heading; one too wide for the page (a long title) wraps as a paragraph does."""
         font = font or self.f_h2
-        h = self.fm(font).height() + 2
+        fm = self.fm(font)
+        flags, h = self._wrapped(text, fm)
+        h = max(h, fm.height()) + 2
         self.ensure(h + gap + keep)  # keep a heading with what follows it
         self.y += gap
         if self.p is not None:
             self.p.setFont(font)
             self.p.setPen(QColor("#000000"))
-            self.p.drawText(QRectF(self.left, self.y, self.width, h), Qt.AlignLeft | Qt.AlignVCenter, text)
+            self.p.drawText(QRectF(self.left, self.y, self.width, h), flags | int(Qt.AlignVCenter), text)
         self.y += h + 2
+
+    def _wrapped(self, text: str, fm: QFontMetricsF) -> tuple[int, float]:
+        """Flags to draw `text` wrapped to the page's width, and its height so drawn.
+
+        Words wrap at spaces; when a word is wider than the page (a long id, or anything event
+        data holds), it would run off it, so then the text may break anywhere.
+        """
+        flags = int(Qt.AlignLeft | Qt.TextWordWrap)
+        rect = fm.boundingRect(QRectF(0, 0, self.width, 1e6), flags, text)
+        if rect.width() > self.width:
+            flags = int(Qt.AlignLeft | Qt.TextWrapAnywhere)
+            rect = fm.boundingRect(QRectF(0, 0, self.width, 1e6), flags, text)
+        return flags, rect.height()
 
     def paragraph(self, text: str, font: QFont | None = None, colour: str = "#222222") -> None:
         font = font or self.f_body
-        fm = self.fm(font)
-        # Words wrap at spaces; a word wider than the page (a long id, or anything event data
-        # holds) would run off it, so then the paragraph may break anywhere.
-        longest = max(text.split(), key=len, default="")
-        wrap = Qt.TextWrapAnywhere if fm.horizontalAdvance(longest) > self.width else Qt.TextWordWrap
-        flags = int(Qt.AlignLeft | wrap)
-        h = fm.boundingRect(QRectF(0, 0, self.width, 1e6), flags, text).height()
+        flags, h = self._wrapped(text, self.fm(font))
         self.ensure(h)
         if self.p is not None:
             self.p.setFont(font)
@@ -453,18 +539,32 @@ class _Flow:
             # output. The row is drawn translated, so the line positions are the same for every row.
             base = p.worldTransform()
             p.translate(0, y)
-            for lines, points, clip in laid.cells(n):
-                if clip is not None:
-                    p.save()
-                    p.setClipRect(clip)
-                    for line, point in zip(lines, points):
-                        line.draw(p, point)
-                    p.restore()
+            for lines, points, cut in laid.cells(n):
+                if cut is not None:
+                    self._draw_cut(lines, points, cut)
                     continue
                 for line, point in zip(lines, points):
                     line.draw(p, point)
             p.setWorldTransform(base)
         self.y += h
+
+    def _draw_cut(self, lines: list[Any], points: tuple[QPointF, ...], cut: _Cut) -> None:
+        """A cell that does not show all its text: clipped to the cell, ending in "…" when lines
+        were left out."""
+        p = self.p
+        assert p is not None
+        p.save()
+        if cut.clip is not None:
+            p.setClipRect(cut.clip)
+        shown = len(lines) - 1 if cut.ellipsis is not None else len(lines)
+        for line, point in zip(lines[:shown], points):
+            line.draw(p, point)
+        if cut.ellipsis is not None:
+            p.setClipRect(cut.last_clip)
+            lines[shown].draw(p, points[shown])
+            p.setClipping(False)
+            cut.ellipsis.draw(p, cut.at)
+        p.restore()
 
     def _colour(self, name: str) -> QColor:
         found = self._colours.get(name)
@@ -511,8 +611,14 @@ class _Flow:
         # legend
         x = self.left
         fm = self.fm(self.f_small)
+        widest = min(self.width - 20, 240.0)
         for name, colour in chart.colours(t).items():
-            w = fm.horizontalAdvance(name) + 20
+            name = " ".join(name.split())  # one line: an event type may hold line breaks
+            w = fm.horizontalAdvance(name)
+            if w > widest:  # a very long event type is cut with "…" instead of running off the page
+                name = fm.elidedText(name, Qt.ElideRight, widest)
+                w = fm.horizontalAdvance(name)
+            w += 20
             if x + w > self.left + self.width:
                 x = self.left
                 self.y += 11
@@ -542,7 +648,7 @@ def _event_cells(e: ReportEntry, mark: str) -> list[str]:
 
 def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> None:
     h, s, i = report.header, report.summary, report.integrity
-    flow.heading(_one_line(h.title, 200), flow.f_h1, gap=0)
+    flow.heading(_one_line(h.title, 500), flow.f_h1, gap=0)
     flow.paragraph(f"Scope: {h.scope.describe()}", flow.f_body, "#444444")
     kv = [Column("", 150), Column("", 632)]
     kv_mono = [Column("", 150), Column("", 632, mono=True, wrap_anywhere=True)]

@@ -44,12 +44,17 @@ def _image() -> QImage:
 
 
 def _qt_height(flow: pdf._Flow, text: str, column: pdf.Column) -> float:
-    """The cell's height as QPainter.drawText(rect) would wrap it, cut after MAX_CELL_LINES lines."""
+    """The cell's height as QPainter.drawText(rect) would wrap it, cut after MAX_CELL_LINES lines.
+
+    A word wider than the cell (and its padding) is broken anywhere (the same as wrapping
+    anywhere for a cell that holds only that word, as the cells here do)."""
     if not text:
         return 0.0
     fm = flow.fm(flow.f_small_mono if column.mono else flow.f_small)
+    inner = column.width - 2 * pdf.PAD
+    anywhere = column.wrap_anywhere or any(fm.horizontalAdvance(w) > inner + pdf.PAD for w in text.split())
     flags = int((Qt.AlignRight if column.right else Qt.AlignLeft) | Qt.AlignTop
-                | (Qt.TextWrapAnywhere if column.wrap_anywhere else Qt.TextWordWrap))
+                | (Qt.TextWrapAnywhere if anywhere else Qt.TextWordWrap))
     height = fm.boundingRect(QRectF(0, 0, column.width - 2 * pdf.PAD, 1e6), flags, text).height()
     step = -(-fm.height() // 1)  # lines are a rounded-up line height apart
     cut = (pdf.MAX_CELL_LINES - 1) * step + fm.height()
@@ -97,7 +102,7 @@ def test_a_long_cell_is_cut_after_four_lines(tmp_path: Path) -> None:
     assert "<b>not bold</b>" in text and "Key" in text and "two" in text
 
 
-def test_a_word_wider_than_its_cell_is_cut_at_the_cell_edge() -> None:
+def test_a_word_wider_than_its_cell_stays_in_its_cell() -> None:
     image = _image()
     image.fill(Qt.GlobalColor.white)
     painter = QPainter(image)
@@ -196,3 +201,64 @@ def test_cells_of_one_column_map_to_their_own_rows_for_any_text(tmp_path: Path) 
     text = _table_pdf(tmp_path / "t.pdf", rows)
     markers = re.findall(r"(?:key|value|note)-\d+", text)
     assert markers == [f"{kind}-{n}" for n in range(40) for kind in ("key", "value", "note")]
+
+
+def test_a_long_word_in_a_cell_wraps_and_a_cut_cell_ends_in_an_ellipsis(tmp_path: Path) -> None:
+    long_word = "C" * 300
+    rows = [["one", "short", "\n".join(f"line{i}" for i in range(1, 8))],
+            [long_word, "v", "n"],
+            ["three", "Averyveryveryveryverylongword", "Averyveryveryveryverylongword"]]
+    text = _table_pdf(tmp_path / "t.pdf", rows).replace("\n", "")
+    assert "line4…" in text and "line5" not in text  # cut after its 4th line, and it says so
+    # The key column (100 pt) once showed one line of C's, cut at its edge: now four lines, then "…".
+    shown = re.search(r"C+…", text)
+    assert shown is not None and 4 * 14 < len(shown.group()) - 1 < 300
+    # A word that fits in no line of its cell is broken, and nothing of it is lost.
+    assert text.count("Averyveryveryveryverylongword") == 2
+    assert text.count("…") == 2
+
+
+def _page_images(store: SQLiteEventStore, **options: object) -> tuple[list[QImage], pdf._Flow]:
+    """Every page of the PDF report as an image, laid out and drawn as write_pdf does."""
+    run = start_report(store, ReportScope(), **options)
+    entries = list(run.entries())
+    image = _image()
+    image.fill(Qt.GlobalColor.white)
+    pages: list[QImage] = []
+
+    def new_page() -> None:
+        pages.append(image.copy())
+        image.fill(Qt.GlobalColor.white)
+
+    painter = QPainter(image)
+    flow = pdf._Flow(image, painter, run.report, total_pages=0, new_page=new_page)
+    pdf._compose(flow, run.report, entries)
+    painter.end()
+    pages.append(image.copy())
+    return pages, flow
+
+
+def test_long_unbroken_text_stays_on_the_page_and_the_footer_keeps_its_digest(tmp_path: Path) -> None:
+    with SQLiteEventStore.create(tmp_path / "s.evstore") as store:
+        store.append("thing-" + "i" * 3000, "Thing" * 200, [
+            NewEvent("X" * 3000, {"k": "B" * 3000}, {"actor": "C" * 3000}),
+            NewEvent("Set", {"k": "v"}, {"actor": "me"}),
+        ], NO_STREAM)
+        title = "T" * 300 + " end-of-title"
+        by = "W" * 300
+        write_report(store, ReportScope(), tmp_path / "r.pdf", title=title, generated_by=by)
+        pages, flow = _page_images(store, title=title, generated_by=by)
+    first = pypdf.PdfReader(str(tmp_path / "r.pdf")).pages[0].extract_text().replace("\n", "")
+    assert "T" * 300 + " end-of-title" in first.replace("\t", " ")  # the whole title, wrapped
+    right = int(pdf.PAGE_W - pdf.MARGIN) + 2
+    for n, page in enumerate(pages, 1):
+        beyond = [page.pixelColor(x, y).lightness() for x in range(right, int(pdf.PAGE_W), 2)
+                  for y in range(0, int(pdf.PAGE_H), 2)]
+        assert min(beyond) > 240, f"page {n}: something drawn in the right margin"
+    # The page's own title and store, and the footer, are cut with "…" to their room; the footer
+    # never loses the event-list digest.
+    title_text, store_text, footer = flow._page_texts()
+    fm, fm_bold = flow.fm(flow.f_small), flow.fm(flow.f_small_bold)
+    assert title_text.endswith("…") and fm_bold.horizontalAdvance(title_text) + fm.horizontalAdvance(store_text) < flow.width
+    assert footer.endswith(f" · event-list digest {flow.report.integrity.event_list_digest}")
+    assert "W…" in footer and fm.horizontalAdvance(footer) <= flow.width * 0.8
