@@ -40,9 +40,12 @@ def open_store(path: str, *, read_only: bool = True, migrate: bool = False) -> S
 
 
 def parse_time(text: str) -> datetime:
-    """ISO 8601; a trailing Z or no zone means UTC."""
+    """ISO 8601 / RFC 3339; a trailing Z (or z) or no zone means UTC."""
+    stripped = text.strip()
+    if stripped[-1:] in ("Z", "z"):
+        stripped = stripped[:-1] + "+00:00"
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        value = datetime.fromisoformat(stripped)
     except ValueError:
         raise CliError(f"{text!r} is not an ISO 8601 date/time (e.g. 2026-10-05T14:00:00Z)") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
