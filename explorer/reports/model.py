@@ -343,6 +343,28 @@ def iso_us(value_us: int) -> str:
     return f"{head}{_CLOCK[seconds]}{micros:06d}Z"
 
 
+def stored_object(text: str) -> tuple[dict[str, Any], str]:
+    """Stored data or metadata text as a report lists it: the JSON object, or `{}` and why the
+    text is not one (the report marks such an event damaged; verification expects the same `{}`)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return {}, str(exc)
+    if type(value) is not dict:
+        return {}, "not a JSON object"
+    return value, ""
+
+
+def actor_of(metadata: Any) -> str:
+    """The actor an event is reported under: its metadata's `actor` when that is a string, else "".
+
+    The one definition behind a report's actor column, its `actors` filter (so `--actor ""` takes
+    the events with no actor, a null, a number or a list as actor) and verification's scope check.
+    """
+    actor = metadata.get("actor") if type(metadata) is dict else None
+    return actor if type(actor) is str else ""
+
+
 def event_hash(position: int, stream_id: str, stream_type: str, version: int, event_type: str,
                recorded_at_us: int, event_id: str, data_text: str, metadata_text: str) -> str:
     """SHA-256 (hex) of one event's canonical bytes, the same bytes the chain hashes."""
@@ -618,7 +640,7 @@ def iter_entries(
     start = resolved.first_position if emit_from is None else emit_from
     total = last - resolved.first_position + 1
     types, actors = resolved.scope.event_types, resolved.scope.actors
-    loads, dumps, JSONError, sha256 = orjson.loads, orjson.dumps, orjson.JSONDecodeError, hashlib.sha256
+    dumps, sha256 = orjson.dumps, hashlib.sha256
     kits: dict[str, tuple[Any, Any]] = {}  # stream type -> (its decider's evolve, its pack's sentence)
     name_of, state_before, remember = folds.name_of, folds.state_before, folds.remember_name
     states, end_versions = folds.states, folds.end_versions
@@ -636,13 +658,9 @@ def iter_entries(
         if kit is None:
             pack = pack_for(stype)
             kit = kits[stype] = (pack.decider.evolve, pack.sentence)
-        problem = ""
-        try:
-            data = loads(data_text)
-            if type(data) is not dict:
-                raise ValueError("not a JSON object")
-        except (JSONError, ValueError) as exc:
-            data, problem = {}, f"stored data is not valid JSON ({exc})"
+        data, problem = stored_object(data_text)
+        if problem:
+            problem = f"stored data is not valid JSON ({problem})"
         before = states.get(sid)
         if before is None:
             before = state_before(sid, stype, version)
@@ -658,15 +676,10 @@ def iter_entries(
                 remember(sid, after)
         if position < start:  # folding only, up to this part of the range
             continue
-        try:
-            meta = loads(meta_text)
-            if type(meta) is not dict:
-                raise ValueError("not a JSON object")
-        except (JSONError, ValueError) as exc:
-            meta, problem = {}, problem or f"stored metadata is not valid JSON ({exc})"
-        actor = meta.get("actor")
-        if type(actor) is not str:
-            actor = ""
+        meta, why = stored_object(meta_text)
+        if why and not problem:
+            problem = f"stored metadata is not valid JSON ({why})"
+        actor = actor_of(meta)
         if (types and etype not in types) or (actors and actor not in actors):
             continue
         occurred = data.get("occurred_at")

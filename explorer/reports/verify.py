@@ -34,6 +34,8 @@ from explorer.reports.model import (
     Progress,
     ReportCancelled,
     ReportError,
+    actor_of,
+    stored_object,
 )
 from explorer.reports.writer import sidecar_path
 from explorer.store import chain
@@ -269,11 +271,7 @@ def verify_report(store: SQLiteEventStore, report_path: str | Path, *, progress:
                 pending = next(listed, None)
             in_scope = (stream_set is None or sid in stream_set) and (not types or etype in types)
             if in_scope and actors:
-                try:
-                    actor = orjson.loads(meta_text).get("actor", "")
-                except (orjson.JSONDecodeError, AttributeError):
-                    actor = ""
-                in_scope = actor in actors
+                in_scope = actor_of(stored_object(meta_text)[0]) in actors
             is_listed = pending is not None and pending[0] == position
             if in_scope or is_listed:
                 own = hashlib_hex(payload)

@@ -10,6 +10,7 @@ import pytest
 from explorer.reports.model import (
     ReportError,
     ReportScope,
+    actor_of,
     analyse,
     iso_us,
     iter_entries,
@@ -113,6 +114,26 @@ def test_bad_scopes_get_one_clear_message(store) -> None:
 def test_iso_us_matches_format_time() -> None:
     for value in (0, 1, 1_790_813_373_196_112, 86_400_000_000 * 365 + 59_999_999):
         assert iso_us(value) == format_time(from_us(value))
+
+
+def test_actor_of_is_the_metadata_actor_when_it_is_text() -> None:
+    assert actor_of({"actor": "alice"}) == "alice"
+    assert actor_of({"actor": ""}) == ""
+    for metadata in ({}, {"actor": None}, {"actor": 42}, {"actor": ["alice"]}, {"actor": {"k": "v"}}, [1], None):
+        assert actor_of(metadata) == ""
+
+
+def test_events_whose_actor_is_not_text_are_reported_under_no_actor(tmp_path) -> None:
+    metas = [{}, {"actor": None}, {"actor": 42}, {"actor": ["alice"]}, {"actor": {"k": "v"}}, {"actor": ""},
+             {"actor": "alice"}]
+    with SQLiteEventStore.create(tmp_path / "s.evstore") as writable:
+        writable.append("w-1", "Widget", [NewEvent("Set", {"n": n}, meta) for n, meta in enumerate(metas)], NO_STREAM)
+    with SQLiteEventStore.open(tmp_path / "s.evstore", read_only=True) as store:
+        none = list(iter_entries(store, resolve_scope(store, ReportScope(actors=("",)))))
+        alice = list(iter_entries(store, resolve_scope(store, ReportScope(actors=("alice",)))))
+    assert [e.position for e in none] == [1, 2, 3, 4, 5, 6]
+    assert all(e.actor == "" for e in none)
+    assert [e.position for e in alice] == [7]
 
 
 def test_peers_outside_the_scope_are_named_in_changed_fields(store, demo) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -11,6 +12,8 @@ import pytest
 from explorer.reports.model import ReportError, ReportScope, analyse
 from explorer.reports.verify import load_manifest, verify_report
 from explorer.reports.writer import write_report
+from explorer.store.base_types import NO_STREAM
+from explorer.store.records import NewEvent
 from explorer.store.sqlite import SQLiteEventStore
 from tests.reports.conftest import tamper_one_byte
 
@@ -102,3 +105,28 @@ def test_same_scope_same_digest_across_formats(store, demo, tmp_path: Path) -> N
     scope = ReportScope(stream_ids=(demo[1].night_caller,))
     digests = {write_report(store, scope, tmp_path / f"r.{f}").report.integrity.event_list_digest for f in FORMATS}
     assert digests == {analyse(store, scope).report.integrity.event_list_digest}
+
+
+# -- actors that are not text (one definition: model.actor_of) ---------------------------------------
+
+
+@pytest.fixture()
+def actors_store(tmp_path: Path) -> Iterator[SQLiteEventStore]:
+    """Events whose metadata actor is missing, null, a number, a list, an object, "" and "alice"."""
+    metas = [{}, {"actor": None}, {"actor": 42}, {"actor": ["alice"]}, {"actor": {"k": "v"}}, {"actor": ""},
+             {"actor": "alice"}]
+    with SQLiteEventStore.create(tmp_path / "actors.evstore") as writable:
+        writable.append("w-1", "Widget", [NewEvent("Set", {"n": n}, meta) for n, meta in enumerate(metas)], NO_STREAM)
+    with SQLiteEventStore.open(tmp_path / "actors.evstore", read_only=True) as store:
+        yield store
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(("actor", "listed"), [("", 6), ("alice", 1)])
+def test_a_report_of_an_actor_verifies_whatever_other_actors_are(actors_store, tmp_path: Path, fmt: str,
+                                                                  actor: str, listed: int) -> None:
+    """Verification crashed on a list actor (unhashable) and failed a null/number one ("" in the report)."""
+    result = write_report(actors_store, ReportScope(actors=(actor,)), tmp_path / f"r.{fmt}")
+    check = verify_report(actors_store, tmp_path / f"r.{fmt}")
+    assert check.ok, check.problems
+    assert check.listed == result.events == listed
