@@ -35,7 +35,7 @@ from explorer.domain.iot import device as iot_device
 from explorer.domain.plugins import pack_for
 from explorer.store import chain
 from explorer.store.records import EventFilter, format_time
-from explorer.store.sqlite import SQLiteEventStore, to_us
+from explorer.store.sqlite import SQLiteEventStore, from_us, to_us
 from explorer.timetravel import TimeTravel
 
 REPORT_KIND = "event-explorer-audit-report"
@@ -176,8 +176,13 @@ def resolve_scope(store: SQLiteEventStore, scope: ReportScope) -> ResolvedScope:
         first = max(first, scope.from_position)
     if scope.to_position is not None:
         last = min(last, scope.to_position)
-    if scope.since is not None:
-        first = max(first, store.position_at_time(scope.since - timedelta(microseconds=1)) + 1)
+    for name, bound in (("start", scope.since), ("end", scope.until)):
+        if bound is not None and not _in_utc_range(bound):
+            raise ReportError(f"the {name} of the time range, {bound.isoformat()}, is outside the years 1 to 9999 "
+                              "in UTC")
+    if scope.since is not None and (since_us := to_us(scope.since)) > _EARLIEST_US:
+        # (from the earliest time there is, every event is recorded at or after it: nothing to skip)
+        first = max(first, store.position_at_time(from_us(since_us - 1)) + 1)
     if scope.until is not None:
         last = min(last, store.position_at_time(scope.until))
     if scope.since and scope.until and scope.until < scope.since:
@@ -205,6 +210,18 @@ def resolve_scope(store: SQLiteEventStore, scope: ReportScope) -> ResolvedScope:
         first_recorded_at=None if empty else store.recorded_at_of(first),
         last_recorded_at=None if empty else store.recorded_at_of(last),
     )
+
+
+_EARLIEST_US = to_us(datetime.min.replace(tzinfo=UTC))
+
+
+def _in_utc_range(when: datetime) -> bool:
+    """True when `when` has a UTC time a datetime can hold (0001-01-01T00:00+05:30 has none)."""
+    try:
+        (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def _find_stream(store: SQLiteEventStore, ref: str) -> str:
@@ -338,7 +355,8 @@ def iso_us(value_us: int) -> str:
     if head is None:
         if len(_hour_text) >= 100_000:  # bounded: about 11 years of hours
             _hour_text.clear()
-        head = _hour_text[hour] = (datetime(1970, 1, 1) + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:")
+        at = datetime(1970, 1, 1) + timedelta(hours=hour)
+        head = _hour_text[hour] = f"{at.year:04d}" + at.strftime("-%m-%dT%H:")
     seconds, micros = divmod(rest, 1_000_000)
     return f"{head}{_CLOCK[seconds]}{micros:06d}Z"
 

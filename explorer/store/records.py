@@ -135,4 +135,6 @@ class EventFilter:
 
 def format_time(value: datetime) -> str:
     """ISO 8601 in UTC with microseconds and a Z, the one text form of times we print."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # strftime's %Y has no padding on glibc (year 1 is "1"); ISO 8601 wants four digits.
+    return text if value.year >= 1000 else f"{value.year:04d}{text[text.index('-'):]}"

@@ -112,8 +112,34 @@ def test_bad_scopes_get_one_clear_message(store) -> None:
 
 
 def test_iso_us_matches_format_time() -> None:
-    for value in (0, 1, 1_790_813_373_196_112, 86_400_000_000 * 365 + 59_999_999):
+    year_one = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+    for value in (0, 1, 1_790_813_373_196_112, 86_400_000_000 * 365 + 59_999_999, year_one, year_one + 1):
         assert iso_us(value) == format_time(from_us(value))
+    assert iso_us(year_one) == "0001-01-01T00:00:00.000000Z"
+
+
+def test_the_earliest_and_latest_dates_make_reports(store) -> None:
+    """`--since 0001-01-01` used to overflow (since − 1 µs); `--until 0001-01-01` printed year "1"."""
+    head = store.head().position
+    earliest = datetime(1, 1, 1, tzinfo=UTC)
+    everything = resolve_scope(store, ReportScope(since=earliest))
+    assert (everything.first_position, everything.last_position) == (1, head)
+    west = resolve_scope(store, ReportScope(since=datetime.fromisoformat("0001-01-01T00:00:00-01:00")))
+    assert (west.first_position, west.last_position) == (1, head)
+    nothing = resolve_scope(store, ReportScope(until=earliest))
+    assert nothing.empty
+    assert nothing.to_json()["requested"]["until"] == "0001-01-01T00:00:00.000000Z"
+    assert "recorded start to 0001-01-01T00:00:00Z" in nothing.describe()
+    latest = resolve_scope(store, ReportScope(until=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)))
+    assert (latest.first_position, latest.last_position) == (1, head)
+    assert analyse(store, ReportScope(since=earliest)).report.integrity.event_count == head
+
+
+@pytest.mark.parametrize("bound", ["since", "until"])
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+05:30", "9999-12-31T23:00:00-05:00"])
+def test_a_time_with_no_utc_date_is_one_clear_error(store, bound: str, text: str) -> None:
+    with pytest.raises(ReportError, match="outside the years 1 to 9999 in UTC"):
+        resolve_scope(store, ReportScope(**{bound: datetime.fromisoformat(text)}))
 
 
 def test_actor_of_is_the_metadata_actor_when_it_is_text() -> None:
