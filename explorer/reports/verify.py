@@ -1,14 +1,17 @@
 """Check a report against a store: the store still holds exactly the events the report lists.
 
-Works from any report format: JSON (the report itself, streamed line by line), HTML (the
-embedded block), PDF and CSV (the `<file>.verify.json` sidecar beside them; a CSV also lists
-each event's hash in its own rows). The check, over the report's position range:
+Works from any report format: JSON (the report itself), HTML (the embedded block), PDF and CSV
+(the `<file>.verify.json` sidecar beside them; a CSV also lists each event's hash in its own
+rows). The check, over the report's position range:
 
 1. the chain: recompute every chain hash from the stored one before the range, over the stored
    bytes, and compare with each stored chain hash (a changed byte shows at its position), and
    compare the ends with the chain hashes the report printed (a rewritten history shows);
 2. the list: walk the store's events in scope and the report's listing side by side; every
    position must be in both with the same event hash; recompute the event-list digest.
+
+A JSON report in the layout we write (one event per line) is streamed, never held whole; any
+other valid JSON report (re-indented, on one line) is parsed whole.
 
 Every difference is named by its position.
 """
@@ -94,32 +97,46 @@ class ReportVerification:
 # -- reading a report -------------------------------------------------------------------------------
 
 
+class _NotLineLayout(Exception):
+    """A JSON report is not in the one-event-per-line layout we write: read it whole instead."""
+
+
+# One listed event: its position, its event hash, and the JSON report's event (None for the others).
+Listed = tuple[int, str, Any]
+
+
 @dataclass
 class Manifest:
     """What verification needs from a report file.
 
     Attributes:
         head: kind, header, scope and integrity blocks.
-        source: the file the listing comes from; kind: "json", "csv" or "inline".
-        inline: the [position, hash] listing when it was embedded (HTML/PDF sidecar).
+        source: the file the listing comes from.
+        kind: "json" (streamed by line), "json-whole" (parsed whole: `events`), "csv" (its rows) or
+            "inline" (`inline`: [position, hash] pairs).
+        inline / events: the listing when it is held in memory.
     """
 
     head: dict[str, Any]
     source: Path
     kind: str
     inline: list[list[Any]] | None = None
+    events: list[Any] | None = None
 
-    def listed(self) -> Iterator[tuple[int, str]]:
+    def listed(self) -> Iterator[Listed]:
+        """The listed events in the report's order; ReportError when one is damaged."""
         if self.kind == "inline":
-            for position, digest in self.inline or []:
-                yield int(position), str(digest)
-        elif self.kind == "csv":
-            with self.source.open(newline="", encoding="utf-8") as handle:
-                for row in csv.DictReader(handle):
-                    yield int(row["position"]), row["event_hash"]
-        else:
-            for event in _json_events(self.source):
-                yield int(event["position"]), str(event["event_hash"])
+            return _inline_listed(self.inline or [], self.source)
+        if self.kind == "csv":
+            return _csv_listed(self.source)
+        if self.kind == "json":
+            return _json_lines(self.source)
+        return _json_listed(self.events or [], self.source)
+
+    def read_whole(self) -> Manifest:
+        """This JSON report parsed whole (when it is not in the line layout we write)."""
+        head, events = _whole_json(self.source)
+        return Manifest(head, self.source, "json-whole", events=events)
 
 
 def load_manifest(path: str | Path) -> Manifest:
@@ -131,9 +148,10 @@ def load_manifest(path: str | Path) -> Manifest:
     try:
         if suffix == ".json" and not path.name.endswith(".verify.json"):
             head = _json_head(path)
-            if "integrity" not in head:
-                raise ReportError(f"{path}: a JSON file, but not an Event Explorer report (no integrity block)")
-            return Manifest(head, path, "json")
+            if head is None:  # not the layout we write (re-indented, on one line): one parse
+                whole, events = _whole_json(path)
+                return Manifest(whole, path, "json-whole", events=events)
+            return Manifest(_checked_json(head, path), path, "json")
         if suffix in (".html", ".htm"):
             text = path.read_text(encoding="utf-8", errors="replace")
             found = re.search(rf'<script type="application/json" id="{MANIFEST_ID}">(.*?)</script>', text, re.S)
@@ -158,57 +176,133 @@ def load_manifest(path: str | Path) -> Manifest:
         raise ReportError(f"{path}: the report's machine-readable block is damaged ({exc})") from None
 
 
+def _inline_listed(items: list[Any], path: Path) -> Iterator[Listed]:
+    for n, item in enumerate(items):
+        try:
+            position, digest = item
+            position = int(position)
+        except (TypeError, ValueError):
+            raise ReportError(f"{path}: item {n + 1} of the listing is damaged ({item!r:.80})") from None
+        yield position, str(digest), None
+
+
 def _checked(data: Any, path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("kind") != REPORT_KIND or "integrity" not in data:
         raise ReportError(f"{path}: not an Event Explorer report block")
     return data
 
 
-def _json_head(path: Path) -> dict[str, Any]:
-    """Everything but the events of a JSON report, reading the event lines without keeping them."""
+def _checked_json(data: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(data, dict) or "integrity" not in data:
+        raise ReportError(f"{path}: a JSON file, but not an Event Explorer report (no integrity block)")
+    return data
+
+
+def _json_head(path: Path) -> dict[str, Any] | None:
+    """Everything but the events of a JSON report in the layout we write, reading the event lines
+    without keeping them; None when the file is not in that layout.
+
+    The layout (json_report.py): a first line `{"kind": …`, one line `"events": [`, one event per
+    line, a line `],`, the rest. The head is the file with that block replaced by `"events": [],`:
+    when it parses as an object whose `events` is that empty list, the block sat at the top level.
+    (The event lines are checked as they are read: `_json_lines`.)
+    """
     head_lines: list[bytes] = []
+    blocks = 0
     with path.open("rb") as handle:
-        first = handle.readline()
-        if not first.startswith(b'{"kind"'):
-            return _whole_json(path)  # reformatted by someone: fall back to one parse
+        first = handle.readline(4096)  # ours is short; a report on one line is not read twice here
+        if not (first.startswith(b'{"kind"') and first.endswith(b"\n")):
+            return None
         head_lines.append(first)
         in_events = False
         for line in handle:
-            if line.startswith(EVENTS_OPEN):
-                in_events = True
-                if line.rstrip().endswith(b"],"):
-                    in_events = False
-                continue
+            bare = line.rstrip(b"\r\n")
             if in_events:
-                if line.startswith(b"],"):
+                if bare == b"],":
                     in_events = False
+                    head_lines.append(b'"events": [],\n')
+                continue
+            if bare == EVENTS_OPEN:
+                in_events = True
+                blocks += 1
                 continue
             head_lines.append(line)
-    return orjson.loads(b"".join(head_lines))
+    if blocks != 1 or in_events:
+        return None
+    try:
+        head = orjson.loads(b"".join(head_lines))
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(head, dict) or head.pop("events", None) != []:
+        return None
+    return head
 
 
-def _whole_json(path: Path) -> dict[str, Any]:
-    data = orjson.loads(path.read_bytes())
-    if not isinstance(data, dict):
-        raise ReportError(f"{path}: not an Event Explorer report")
-    return {k: v for k, v in data.items() if k != "events"}
+def _json_lines(path: Path) -> Iterator[Listed]:
+    """The events of a JSON report in the layout we write, one per line, parsed one at a time.
 
-
-def _json_events(path: Path) -> Iterator[dict[str, Any]]:
+    Raises _NotLineLayout at the first line that breaks the layout (the caller reads the file
+    whole then: a valid report in another layout verifies the same, an invalid one gets an error).
+    """
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     with path.open("rb") as handle:
-        first = handle.readline()
-        if not first.startswith(b'{"kind"'):
-            yield from orjson.loads(path.read_bytes()).get("events", [])
-            return
-        in_events = False
         for line in handle:
-            if line.startswith(EVENTS_OPEN):
-                in_events = not line.rstrip().endswith(b"],")
-                continue
-            if in_events:
-                if line.startswith(b"],"):
-                    return
-                yield orjson.loads(line.rstrip().rstrip(b","))
+            if line.rstrip(b"\r\n") == EVENTS_OPEN:
+                break
+        else:
+            raise _NotLineLayout
+        first, comma, count = True, False, 0
+        for line in handle:
+            bare = line.rstrip(b"\r\n")
+            if bare == b"],":
+                if comma:  # `{…},` before the end: not JSON
+                    raise _NotLineLayout
+                return
+            if not (first or comma):  # two events without a comma between them
+                raise _NotLineLayout
+            comma = bare.endswith(b",")
+            try:
+                event = loads(bare[:-1] if comma else bare)
+            except decode_error:  # an event spread over lines, or a damaged line
+                raise _NotLineLayout from None
+            first = False
+            count += 1
+            if type(event) is not dict or type(position := event.get("position")) is not int \
+                    or type(digest := event.get("event_hash")) is not str:
+                raise _damaged(path, count)
+            yield position, digest, event
+    raise _NotLineLayout  # no end of the list
+
+
+def _whole_json(path: Path) -> tuple[dict[str, Any], list[Any]]:
+    """A JSON report parsed whole: its head (all but the events) and its event list."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not valid JSON, so not a report that can be verified ({exc})") from None
+    data = _checked_json(data, path)
+    events = data.pop("events", None)
+    if not isinstance(events, list):
+        raise ReportError(f"{path}: a JSON report without its event list (`events`)")
+    return data, events
+
+
+def _json_listed(events: list[Any], path: Path) -> Iterator[Listed]:
+    for n, event in enumerate(events):
+        if type(event) is not dict or type(event.get("position")) is not int \
+                or type(event.get("event_hash")) is not str:
+            raise _damaged(path, n + 1)
+        yield event["position"], event["event_hash"], event
+
+
+def _damaged(path: Path, number: int) -> ReportError:
+    return ReportError(f"{path}: event {number} of the report's list is damaged (no position or event hash)")
+
+
+def _csv_listed(path: Path) -> Iterator[Listed]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            yield int(row["position"]), row["event_hash"], None
 
 
 # -- the check --------------------------------------------------------------------------------------
@@ -218,14 +312,26 @@ def verify_report(store: SQLiteEventStore, report_path: str | Path, *, progress:
                   cancelled: Cancelled | None = None) -> ReportVerification:
     """Check the report at `report_path` against `store` (see the module docstring)."""
     manifest = load_manifest(report_path)
+    try:
+        return _verify(store, manifest, progress, cancelled)
+    except _NotLineLayout:  # an edited JSON report: its head looked like ours, its events do not
+        return _verify(store, manifest.read_whole(), progress, cancelled)
+
+
+def _verify(store: SQLiteEventStore, manifest: Manifest, progress: Progress | None,
+            cancelled: Cancelled | None) -> ReportVerification:
     head = manifest.head
-    integrity, scope = head["integrity"], head.get("scope", {})
-    header = head.get("header", {})
+    integrity, scope, header = head.get("integrity"), head.get("scope") or {}, head.get("header") or {}
+    if not (isinstance(integrity, dict) and isinstance(scope, dict) and isinstance(header, dict)):
+        raise ReportError(f"{manifest.source}: the report's header, scope or integrity block is damaged")
+    try:
+        first, last = int(integrity["first_position"]), int(integrity["last_position"])
+    except (KeyError, TypeError, ValueError):
+        raise ReportError(f"{manifest.source}: the report's integrity block has no position range") from None
     result = ReportVerification(title=str(header.get("title", "")), store_id=str(header.get("store_id", "")))
     if header.get("store_id") and header["store_id"] != store.store_id:
         result.add(None, f"the report is of store {header['store_id']}, not of this store ({store.store_id})")
         return result
-    first, last = int(integrity["first_position"]), int(integrity["last_position"])
     stream_ids = scope.get("stream_ids")
     stream_set = None if stream_ids is None else set(stream_ids)
     types = set(scope.get("event_types") or [])
@@ -245,19 +351,21 @@ def verify_report(store: SQLiteEventStore, report_path: str | Path, *, progress:
         chash = before or chain.GENESIS
         expected = first
         total = last - first + 1
+        event_bytes, next_hash, sha256, add_to_digest = chain.event_bytes, chain.next_hash, hashlib.sha256, digest.add
+        checked = 0
         for row in store.read_raw(first, last):
             position, sid, stype, version, etype, rec_us, eid, data_text, meta_text, stored = row
-            result.checked += 1
-            if result.checked % 5000 == 0:
+            checked += 1
+            if not checked % 5000:
                 if cancelled is not None and cancelled():
                     raise ReportCancelled("verification was cancelled")
                 if progress is not None:
-                    progress(result.checked, total)
+                    progress(checked, total)
             if position != expected:
                 result.add(expected, f"missing from the store (the next event is at position {position})")
             expected = position + 1
-            payload = chain.event_bytes(position, sid, stype, version, etype, rec_us, eid, data_text, meta_text)
-            chash = chain.next_hash(chash, payload)
+            payload = event_bytes(position, sid, stype, version, etype, rec_us, eid, data_text, meta_text)
+            chash = next_hash(chash, payload)
             if chash != stored:
                 result.add(position, "its stored content does not match its chain hash (the event was altered)")
                 chash = stored  # go on from the stored chain, so one altered event is named once
@@ -274,9 +382,9 @@ def verify_report(store: SQLiteEventStore, report_path: str | Path, *, progress:
                 in_scope = actor_of(stored_object(meta_text)[0]) in actors
             is_listed = pending is not None and pending[0] == position
             if in_scope or is_listed:
-                own = hashlib_hex(payload)
+                own = sha256(payload).hexdigest()
                 if in_scope:
-                    digest.add(position, own)
+                    add_to_digest(position, own)
                 if is_listed:
                     assert pending is not None
                     result.listed += 1
@@ -289,6 +397,7 @@ def verify_report(store: SQLiteEventStore, report_path: str | Path, *, progress:
                 else:
                     result.add(position, f"an event in the report's scope that the report does not list "
                                          f"({etype} on {sid})")
+        result.checked = checked
         if expected <= last and store_head >= last:
             result.add(expected, "missing from the store")
     while pending is not None:
@@ -300,8 +409,3 @@ def verify_report(store: SQLiteEventStore, report_path: str | Path, *, progress:
         result.add(None, "the event-list digest recomputed from the store differs from the report's")
     result.problems.sort(key=lambda p: (p.position is None, p.position or 0))
     return result
-
-
-def hashlib_hex(payload: bytes) -> str:
-    return hashlib.sha256(payload).hexdigest()
-

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from explorer.reports import verify
 from explorer.reports.model import ReportError, ReportScope, analyse
 from explorer.reports.verify import load_manifest, verify_report
 from explorer.reports.writer import write_report
@@ -130,3 +133,65 @@ def test_a_report_of_an_actor_verifies_whatever_other_actors_are(actors_store, t
     check = verify_report(actors_store, tmp_path / f"r.{fmt}")
     assert check.ok, check.problems
     assert check.listed == result.events == listed
+
+
+# -- JSON reports in any layout ----------------------------------------------------------------------
+
+
+def _report_json(store: SQLiteEventStore, sid: str, path: Path) -> dict[str, Any]:
+    write_report(store, ReportScope(stream_ids=(sid,)), path)
+    return orjson.loads(path.read_bytes())
+
+
+@pytest.mark.parametrize("layout", ["orjson", "json.dumps", "CRLF"])
+def test_a_json_report_on_one_line_verifies(store, demo, tmp_path: Path, layout: str) -> None:
+    """`jq -c` or json.dumps(json.load(f)): the same report, so the same verdict (it was "not listed" ×N)."""
+    data = _report_json(store, demo[1].night_caller, tmp_path / "r.json")
+    text = {"orjson": lambda: orjson.dumps(data),
+            "json.dumps": lambda: json.dumps(data, ensure_ascii=False).encode(),
+            "CRLF": lambda: (tmp_path / "r.json").read_bytes().replace(b"\n", b"\r\n")}[layout]()
+    (tmp_path / "other.json").write_bytes(text)
+    check = verify_report(store, tmp_path / "other.json")
+    assert check.ok, check.problems
+    assert check.listed == len(data["events"]) > 0
+
+
+def test_an_event_dropped_from_a_one_line_report_is_named(store, demo, tmp_path: Path) -> None:
+    data = _report_json(store, demo[1].night_caller, tmp_path / "r.json")
+    dropped = data["events"].pop(5)["position"]
+    (tmp_path / "one-line.json").write_bytes(orjson.dumps(data))
+    check = verify_report(store, tmp_path / "one-line.json")
+    assert [p.position for p in check.problems] == [dropped]
+    assert "does not list" in check.problems[0].message
+
+
+def test_an_event_spread_over_lines_falls_back_to_a_whole_parse(store, demo, tmp_path: Path) -> None:
+    """A file that looks like our layout until an event line does not: still read correctly."""
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+    lines = (tmp_path / "r.json").read_bytes().split(b"\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(b'{"actor"'))
+    lines[at] = lines[at].replace(b'"data":', b'\n"data":', 1)
+    (tmp_path / "spread.json").write_bytes(b"\n".join(lines))
+    assert verify_report(store, tmp_path / "spread.json").ok
+
+
+def test_our_layout_is_streamed_not_parsed_whole(store, demo, tmp_path: Path, monkeypatch) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+
+    def refused(path: Path) -> None:
+        raise AssertionError(f"{path} was read whole")
+
+    monkeypatch.setattr(verify, "_whole_json", refused)
+    assert verify_report(store, tmp_path / "r.json").ok
+
+
+@pytest.mark.parametrize("damage", [
+    lambda text: text[:-200],  # cut off
+    lambda text: text.replace(b"},\n{", b"}\n{", 1),  # a comma missing between two events
+    lambda text: text.replace(b"}\n],", b"},\n],", 1),  # a comma after the last event
+])
+def test_a_json_file_that_is_no_valid_report_is_one_clear_error(store, demo, tmp_path: Path, damage) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+    (tmp_path / "bad.json").write_bytes(damage((tmp_path / "r.json").read_bytes()))
+    with pytest.raises(ReportError, match="not valid JSON"):
+        verify_report(store, tmp_path / "bad.json")
