@@ -1,14 +1,17 @@
 """Check a report against a store: the store still holds exactly the events the report lists.
 
 Works from any report format: JSON (the report itself), HTML (the embedded block), PDF and CSV
-(the `<file>.verify.json` sidecar beside them; a CSV also lists each event's hash in its own
-rows). The check, over the report's position range:
+(the `<file>.verify.json` sidecar beside them; a CSV's rows list the events). The check, over
+the report's position range:
 
 1. the chain: recompute every chain hash from the stored one before the range, over the stored
    bytes, and compare with each stored chain hash (a changed byte shows at its position), and
    compare the ends with the chain hashes the report printed (a rewritten history shows);
 2. the list: walk the store's events in scope and the report's listing side by side; every
-   position must be in both with the same event hash; recompute the event-list digest.
+   position must be in both with the same event hash; recompute the event-list digest;
+3. the listed fields: where the report shows an event's fields (a JSON report's events, a CSV's
+   rows), each must equal the stored event's (a report edited with its hashes kept shows).
+   The derived texts (summary sentence, changed fields, the summary block) are not checked.
 
 A JSON report in the layout we write (one event per line) is streamed, never held whole; any
 other valid JSON report (re-indented, on one line) is parsed whole.
@@ -20,14 +23,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from explorer.reports.csv import COLUMNS as CSV_COLUMNS
+from explorer.reports.csv import cell as csv_cell
 from explorer.reports.html import MANIFEST_ID
 from explorer.reports.json_report import EVENTS_OPEN
 from explorer.reports.model import (
@@ -38,6 +44,7 @@ from explorer.reports.model import (
     ReportCancelled,
     ReportError,
     actor_of,
+    iso_us,
     stored_object,
 )
 from explorer.reports.writer import sidecar_path
@@ -45,6 +52,10 @@ from explorer.store import chain
 from explorer.store.sqlite import SQLiteEventStore
 
 MAX_PROBLEMS = 50
+SHOWN_WIDTH = 60  # characters of a differing value shown in a problem
+
+# (position, stream_id, stream_type, version, type, recorded_at_us, event_id, data, metadata, chain_hash)
+RawEvent = tuple[int, str, str, int, str, int, str, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,7 @@ class ReportVerification:
         ok: True when the store holds exactly the listed events and the chain is intact.
         listed: events the report lists; checked: store events read in the range.
         problems: the differences, in position order (at most MAX_PROBLEMS).
+        notes: what was not checked and why (e.g. a CSV's rows when only its sidecar is there).
         event_list_digest: the digest recomputed from the store.
         title / store_id: from the report.
     """
@@ -74,6 +86,7 @@ class ReportVerification:
     listed: int = 0
     checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     event_list_digest: str = ""
     title: str = ""
     store_id: str = ""
@@ -91,7 +104,8 @@ class ReportVerification:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "listed": self.listed, "checked": self.checked,
                 "first_bad_position": self.first_bad_position, "event_list_digest": self.event_list_digest,
-                "problems": [{"position": p.position, "message": p.message} for p in self.problems]}
+                "problems": [{"position": p.position, "message": p.message} for p in self.problems],
+                "notes": list(self.notes)}
 
 
 # -- reading a report -------------------------------------------------------------------------------
@@ -101,7 +115,8 @@ class _NotLineLayout(Exception):
     """A JSON report is not in the one-event-per-line layout we write: read it whole instead."""
 
 
-# One listed event: its position, its event hash, and the JSON report's event (None for the others).
+# One listed event: its position, its event hash, and the record that shows its fields (a JSON
+# report's event, a CSV row) or None when the listing holds only positions and hashes.
 Listed = tuple[int, str, Any]
 
 
@@ -112,8 +127,9 @@ class Manifest:
     Attributes:
         head: kind, header, scope and integrity blocks.
         source: the file the listing comes from.
-        kind: "json" (streamed by line), "json-whole" (parsed whole: `events`), "csv" (its rows) or
-            "inline" (`inline`: [position, hash] pairs).
+        kind: "json" (streamed by line), "json-whole" (parsed whole: `events`), "csv" (its rows),
+            "inline" (`inline`: [position, hash] pairs) or "digest" (a CSV's sidecar without its CSV:
+            no listing, only the event-list digest can be checked).
         inline / events: the listing when it is held in memory.
     """
 
@@ -128,15 +144,25 @@ class Manifest:
         if self.kind == "inline":
             return _inline_listed(self.inline or [], self.source)
         if self.kind == "csv":
-            return _csv_listed(self.source)
+            return _csv_rows(self.source)
         if self.kind == "json":
             return _json_lines(self.source)
-        return _json_listed(self.events or [], self.source)
+        if self.kind == "json-whole":
+            return _json_listed(self.events or [], self.source)
+        return iter(())
 
     def read_whole(self) -> Manifest:
         """This JSON report parsed whole (when it is not in the line layout we write)."""
         head, events = _whole_json(self.source)
         return Manifest(head, self.source, "json-whole", events=events)
+
+    def differences(self) -> Callable[[Any, RawEvent], list[str]] | None:
+        """The check of one listed record against its stored event, or None (nothing shown to check)."""
+        if self.kind in ("json", "json-whole"):
+            return _json_differences
+        if self.kind == "csv":
+            return _csv_check()
+        return None
 
 
 def load_manifest(path: str | Path) -> Manifest:
@@ -165,10 +191,12 @@ def load_manifest(path: str | Path) -> Manifest:
         data = orjson.loads(side.read_bytes())
         _checked(data, side)
         if data.get("events_in"):
-            listing = side.with_name(str(data["events_in"]))
-            if not listing.is_file():
-                raise ReportError(f"{side}: the CSV it describes ({listing.name}) is missing")
-            return Manifest(data, listing, "csv")
+            # A CSV's rows: the CSV named, else the one the sidecar names (when it is still there).
+            rows = path if side is not path else side.with_name(str(data["events_in"]))
+            if rows.is_file():
+                _csv_columns(rows)
+                return Manifest(data, rows, "csv")
+            return Manifest(data, rows, "digest")
         return Manifest(data, side, "inline", data.get("events", []))
     except orjson.JSONDecodeError as exc:
         raise ReportError(f"{path}: the report's machine-readable block is not valid JSON ({exc})") from None
@@ -299,10 +327,164 @@ def _damaged(path: Path, number: int) -> ReportError:
     return ReportError(f"{path}: event {number} of the report's list is damaged (no position or event hash)")
 
 
-def _csv_listed(path: Path) -> Iterator[Listed]:
+def _csv_columns(path: Path) -> None:
+    """ReportError unless the CSV's header row names every column of a CSV report."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: not readable as CSV ({exc})") from None
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise ReportError(f"{path}: not a CSV report (no column {', '.join(missing)} in its first row)")
+
+
+def _csv_rows(path: Path) -> Iterator[Listed]:
+    """The rows of a CSV report: position, event hash and the checked cells (`_CSV_FIELDS`, None
+    for a cell the row lacks)."""
     with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            yield int(row["position"]), row["event_hash"], None
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, [])
+            width = len(header)
+            at_position, at_hash = header.index("position"), header.index("event_hash")
+            shown = operator.itemgetter(*[header.index(name) for name in _CSV_FIELDS])
+            for row in reader:
+                if not row:  # a blank line (csv.DictReader skips them too)
+                    continue
+                if len(row) < width:
+                    row += [None] * (width - len(row))
+                position = row[at_position]
+                if not (position and position.isascii() and position.isdigit()):
+                    raise ReportError(f"{path}: line {reader.line_num}: the position {position!r:.40} is not a number")
+                yield int(position), row[at_hash] or "", shown(row)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ReportError(f"{path}: line {reader.line_num}: not readable as CSV ({exc})") from None
+
+
+# -- the listed fields against the store --------------------------------------------------------------
+
+_ABSENT = object()
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def _shown(value: Any) -> str:
+    """A value in a problem line: JSON text (control characters escaped), shortened."""
+    if value is _ABSENT:
+        return "nothing"
+    text = orjson.dumps(value, option=_SORTED, default=str).decode()
+    return text if len(text) <= SHOWN_WIDTH else text[: SHOWN_WIDTH - 1] + "…"
+
+
+def _differs(name: str, reported: Any, stored: Any) -> str:
+    if reported is _ABSENT:
+        return f"the report shows no {name} (the store's is {_shown(stored)})"
+    return f"the report's {name} {_shown(reported)} differs from the store's {_shown(stored)}"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal JSON values, type for type (1, 1.0 and true are three values here)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) in (str, int) or a is None:
+        return bool(a == b)
+    return orjson.dumps(a, option=_SORTED) == orjson.dumps(b, option=_SORTED)
+
+
+def _object_differs(name: str, reported: Any, stored: dict[str, Any]) -> str:
+    if type(reported) is not dict:
+        return _differs(name, reported, stored)
+    for key in sorted(set(reported) | set(stored)):
+        mine, theirs = reported.get(key, _ABSENT), stored.get(key, _ABSENT)
+        if mine is _ABSENT or theirs is _ABSENT or not _same(mine, theirs):
+            return (f"the report's {name} differs from the store's in {_shown(key)}: "
+                    f"{_shown(mine)} in the report, {_shown(theirs)} in the store")
+    return _differs(name, reported, stored)  # (not reached: the objects differ somewhere)
+
+
+# The fields of a JSON report's event that come from the store (ReportEntry.to_json), in the order
+# `_json_differences` compares them.
+_JSON_FIELDS = ("stream_id", "stream_type", "version", "type", "event_id", "chain_hash", "recorded_at", "actor",
+                "occurred_at", "data", "metadata")
+_json_fields_of = operator.itemgetter(*_JSON_FIELDS)
+
+
+def _json_differences(event: dict[str, Any], row: RawEvent) -> list[str]:
+    """How a JSON report's event differs from the stored one, field by field ([] when it does not).
+
+    Every field the writer takes from the store is compared (ReportEntry.to_json); `summary`,
+    `changes` and `problem` are derived texts and are not. Made for the common case, where
+    nothing differs: one tuple comparison (a report can list a million events).
+    """
+    _position, sid, stype, version, etype, rec_us, eid, data_text, meta_text, chash = row
+    get = event.get
+    exact = True
+    # Stored data and metadata are canonical JSON, the very bytes orjson writes of the report's
+    # copy: equal bytes need no parse of the stored text.
+    data = get("data")
+    if type(data) is not dict or orjson.dumps(data, option=_SORTED) != data_text.encode():
+        stored_data = stored_object(data_text)[0]  # as the report lists it: {} for a damaged event
+        exact = _same(data, stored_data)
+        data = stored_data
+    meta = get("metadata")
+    if type(meta) is not dict or orjson.dumps(meta, option=_SORTED) != meta_text.encode():
+        stored_meta = stored_object(meta_text)[0]
+        exact = exact and _same(meta, stored_meta)
+        meta = stored_meta
+    occurred = data.get("occurred_at")
+    stored = (sid, stype, version, etype, eid, chash, iso_us(rec_us), actor_of(meta),
+              occurred if type(occurred) is str and occurred else None, data, meta)
+    try:
+        reported = _json_fields_of(event)
+    except KeyError:  # a field missing: named below
+        reported = tuple([get(name, _ABSENT) for name in _JSON_FIELDS])
+    else:
+        if exact and reported == stored and type(reported[2]) is int:
+            return []
+    out = []
+    for name, mine, theirs in zip(_JSON_FIELDS, reported, stored, strict=True):
+        if mine is _ABSENT or not _same(mine, theirs):
+            out.append(_object_differs(name, mine, theirs) if type(theirs) is dict else _differs(name, mine, theirs))
+    return out
+
+
+_CSV_FIELDS = ("recorded_at", "occurred_at", "stream_id", "stream_type", "version", "type", "actor", "event_id",
+               "chain_hash")
+
+
+def _csv_check() -> Callable[[tuple[str | None, ...], RawEvent], list[str]]:
+    """The check of a CSV report's rows against the stored events (one per report: its cache)."""
+    cells: dict[str, str] = {}  # stream ids, types and actors repeat: their cells are made once
+
+    def cell_of(text: str) -> str:
+        found = cells.get(text)
+        if found is None:
+            if len(cells) >= 100_000:
+                cells.clear()
+            found = cells[text] = csv_cell(text)
+        return found
+
+    def differences(row: tuple[str | None, ...], stored: RawEvent) -> list[str]:
+        """How a row's cells (`_CSV_FIELDS`) differ from the stored event ([] when they do not).
+
+        A cell is compared with what the writer makes of the stored value (csv.cell: a leading
+        apostrophe before formula-like text); `summary` and `changes` are derived texts and are not.
+        """
+        _position, sid, stype, version, etype, rec_us, eid, data_text, meta_text, chash = stored
+        # Only the data's top-level `occurred_at` is shown: without that text there is no such key
+        # (an escaped key has a backslash), and an event's data needs no parse.
+        occurred = None
+        if '"occurred_at"' in data_text or "\\" in data_text:
+            occurred = stored_object(data_text)[0].get("occurred_at")
+        expected = (iso_us(rec_us), csv_cell(occurred) if type(occurred) is str else "", cell_of(sid),
+                    cell_of(stype), str(version), cell_of(etype), cell_of(actor_of(stored_object(meta_text)[0])),
+                    csv_cell(eid), csv_cell(chash))
+        if row == expected:
+            return []
+        return [_differs(name, _ABSENT if cell is None else cell, value)
+                for name, cell, value in zip(_CSV_FIELDS, row, expected, strict=True) if cell != value]
+
+    return differences
 
 
 # -- the check --------------------------------------------------------------------------------------
@@ -338,6 +520,8 @@ def _verify(store: SQLiteEventStore, manifest: Manifest, progress: Progress | No
     actors = set(scope.get("actors") or [])
     listed = manifest.listed()
     pending = next(listed, None)
+    differences = manifest.differences()
+    digest_only = manifest.kind == "digest"
     digest = EventListDigest()
     store_head = store.head().position
     if last >= first:
@@ -393,8 +577,11 @@ def _verify(store: SQLiteEventStore, manifest: Manifest, progress: Progress | No
                                              f"({etype} on {sid} version {version})")
                     elif not in_scope:
                         result.add(position, "listed in the report, but outside the report's scope")
+                    elif differences is not None:
+                        for difference in differences(pending[2], row):
+                            result.add(position, difference)
                     pending = next(listed, None)
-                else:
+                elif not digest_only:
                     result.add(position, f"an event in the report's scope that the report does not list "
                                          f"({etype} on {sid})")
         result.checked = checked
@@ -407,5 +594,10 @@ def _verify(store: SQLiteEventStore, manifest: Manifest, progress: Progress | No
     result.event_list_digest = digest.hexdigest()
     if digest.hexdigest() != integrity.get("event_list_digest"):
         result.add(None, "the event-list digest recomputed from the store differs from the report's")
+    if digest_only:
+        # The digest covers every listed position and event hash: equal digests, equal listings.
+        result.listed = digest.count if result.event_list_digest == integrity.get("event_list_digest") else 0
+        result.notes.append(f"the rows of {manifest.source.name} were not checked: it is not beside its "
+                            "sidecar; only the sidecar's event-list digest and range were")
     result.problems.sort(key=lambda p: (p.position is None, p.position or 0))
     return result

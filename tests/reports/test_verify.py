@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import apsw
 import orjson
 import pytest
 
@@ -15,6 +17,7 @@ from explorer.reports import verify
 from explorer.reports.model import ReportError, ReportScope, analyse
 from explorer.reports.verify import load_manifest, verify_report
 from explorer.reports.writer import write_report
+from explorer.store import chain
 from explorer.store.base_types import NO_STREAM
 from explorer.store.records import NewEvent
 from explorer.store.sqlite import SQLiteEventStore
@@ -195,3 +198,137 @@ def test_a_json_file_that_is_no_valid_report_is_one_clear_error(store, demo, tmp
     (tmp_path / "bad.json").write_bytes(damage((tmp_path / "r.json").read_bytes()))
     with pytest.raises(ReportError, match="not valid JSON"):
         verify_report(store, tmp_path / "bad.json")
+
+
+# -- the fields a report shows, against the store ---------------------------------------------------
+
+
+def _edit_event(path: Path, index: int, edit: Any) -> dict[str, Any]:
+    """Change the `index`-th event of a JSON report in place, in the layout the writer wrote (one
+    event per line); return the event as edited."""
+    lines = path.read_bytes().split(b"\n")
+    at = lines.index(b'"events": [') + 1 + index
+    comma = lines[at].endswith(b",")
+    event = orjson.loads(lines[at].rstrip(b","))
+    edit(event)
+    lines[at] = orjson.dumps(event, option=orjson.OPT_SORT_KEYS) + (b"," if comma else b"")
+    path.write_bytes(b"\n".join(lines))
+    return event
+
+
+@pytest.mark.parametrize(("name", "forged"), [
+    ("actor", "innocent-bystander"), ("type", "Harmless"), ("stream_id", "device-other"),
+    ("stream_type", "Gadget"), ("version", 999), ("version", 1.0), ("event_id", "0" * 8),
+    ("recorded_at", "2001-01-01T00:00:00.000000Z"), ("chain_hash", "f" * 64), ("occurred_at", "2001-01-01T00:00:00Z"),
+    ("data", {"name": "forged-name"}), ("metadata", {"actor": "innocent-bystander"}),
+])
+def test_a_field_edited_in_a_json_report_is_named(store, demo, tmp_path: Path, name: str, forged: Any) -> None:
+    """The event hash kept, a listed field changed: verification said ok."""
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+    event = _edit_event(tmp_path / "r.json", 3, lambda e: e.update(
+        {name: (e[name] | forged) if isinstance(forged, dict) else forged}))
+    check = verify_report(store, tmp_path / "r.json")
+    assert not check.ok
+    assert [p.position for p in check.problems] == [event["position"]]
+    assert check.problems[0].message.startswith(f"the report's {name} ")
+
+
+def test_a_json_report_lacking_a_field_is_named(store, demo, tmp_path: Path) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+    event = _edit_event(tmp_path / "r.json", 2, lambda e: e.pop("actor"))
+    check = verify_report(store, tmp_path / "r.json")
+    assert [p.text() for p in check.problems] == [
+        f"position {event['position']}: the report shows no actor (the store's is "
+        f"{json.dumps(event['metadata'].get('actor', ''))})"]
+
+
+def test_derived_texts_are_not_checked(store, demo, tmp_path: Path) -> None:
+    """Documented: the summary sentence and changed fields come from the domain pack, not the store."""
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.json")
+    _edit_event(tmp_path / "r.json", 3, lambda e: e.update(summary="Nothing happened", changes=[]))
+    assert verify_report(store, tmp_path / "r.json").ok
+
+
+def _store_with_stored_texts(path: Path, texts: list[tuple[str, str]]) -> None:
+    """A store whose events hold exactly these (data, metadata) texts, valid JSON or not, with an
+    intact chain (as a foreign writer could leave them)."""
+    with SQLiteEventStore.create(path) as writable:
+        writable.append("w-1", "Widget", [NewEvent("Set", {}) for _ in texts], NO_STREAM)
+    db = apsw.Connection(str(path))
+    db.execute("DROP TRIGGER events_are_immutable_update")
+    chash = chain.GENESIS
+    rows = db.execute("SELECT e.position, s.stream_id, s.stream_type, e.version, e.type, e.recorded_at, e.event_id"
+                      " FROM events e JOIN streams s USING (stream_key) ORDER BY e.position").fetchall()
+    for (position, *rest), (data, meta) in zip(rows, texts, strict=True):
+        chash = chain.next_hash(chash, chain.event_bytes(position, *rest, data, meta))
+        db.execute("UPDATE events SET data = ?, metadata = ?, chain_hash = ? WHERE position = ?",
+                   (data, meta, chash, position))
+    db.close()
+
+
+def test_events_that_are_no_json_object_verify_with_the_data_the_report_shows(tmp_path: Path) -> None:
+    _store_with_stored_texts(tmp_path / "s.evstore", [("[1,2,3]", '{"actor":"a"}'), ('{"a":1}', '["not"]'),
+                                                      ("{not json", "{oops")])
+    with SQLiteEventStore.open(tmp_path / "s.evstore", read_only=True) as store:
+        write_report(store, ReportScope(), tmp_path / "r.json")
+        data = orjson.loads((tmp_path / "r.json").read_bytes())
+        assert [(e["data"], e["metadata"]) for e in data["events"]] == [({}, {"actor": "a"}), ({"a": 1}, {}), ({}, {})]
+        assert store.verify().ok
+        assert verify_report(store, tmp_path / "r.json").ok
+        _edit_event(tmp_path / "r.json", 0, lambda e: e.update(data=[1, 2, 3]))  # stored, but not what a report lists
+        assert [p.position for p in verify_report(store, tmp_path / "r.json").problems] == [1]
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def _write_csv_rows(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+
+
+@pytest.mark.parametrize("column", ["actor", "type", "stream_id", "stream_type", "version", "event_id",
+                                    "recorded_at", "occurred_at", "chain_hash"])
+def test_a_cell_edited_in_a_csv_report_is_named(store, demo, tmp_path: Path, column: str) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.csv")
+    rows = _csv_rows(tmp_path / "r.csv")
+    index = rows[0].index(column)
+    rows[4][index] = "2001-01-01T00:00:00Z" if column == "occurred_at" else rows[4][index] + "0"
+    _write_csv_rows(tmp_path / "r.csv", rows)
+    check = verify_report(store, tmp_path / "r.csv")
+    assert [p.position for p in check.problems] == [int(rows[4][0])]
+    assert check.problems[0].message.startswith(f"the report's {column} ")
+
+
+def test_a_csv_report_of_formula_like_text_verifies(tmp_path: Path) -> None:
+    with SQLiteEventStore.create(tmp_path / "s.evstore") as writable:
+        writable.append("=cmd|'/C calc'!A0", "+Type", [NewEvent("-Event", {"occurred_at": "@now"}, {"actor": "=1+1"})],
+                        NO_STREAM)
+    with SQLiteEventStore.open(tmp_path / "s.evstore", read_only=True) as store:
+        write_report(store, ReportScope(), tmp_path / "r.csv")
+        assert _csv_rows(tmp_path / "r.csv")[1][7] == "'=1+1"
+        assert verify_report(store, tmp_path / "r.csv").ok
+
+
+def test_a_csv_report_without_its_rows_verifies_its_sidecar_and_says_so(store, demo, tmp_path: Path) -> None:
+    result = write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.csv")
+    (tmp_path / "r.csv").unlink()
+    check = verify_report(store, tmp_path / "r.csv.verify.json")
+    assert check.ok and check.listed == result.events
+    assert check.notes == ["the rows of r.csv were not checked: it is not beside its sidecar; "
+                           "only the sidecar's event-list digest and range were"]
+    other = write_report(store, ReportScope(stream_ids=(demo[1].burst_device,)), tmp_path / "b.csv").report
+    sidecar = orjson.loads((tmp_path / "r.csv.verify.json").read_bytes())
+    sidecar["integrity"]["event_list_digest"] = other.integrity.event_list_digest
+    (tmp_path / "r.csv.verify.json").write_bytes(orjson.dumps(sidecar))
+    assert not verify_report(store, tmp_path / "r.csv.verify.json").ok
+
+
+def test_a_renamed_csv_report_is_checked_by_its_own_rows(store, demo, tmp_path: Path) -> None:
+    write_report(store, ReportScope(stream_ids=(demo[1].night_caller,)), tmp_path / "r.csv")
+    shutil.move(tmp_path / "r.csv", tmp_path / "archived.csv")
+    shutil.move(tmp_path / "r.csv.verify.json", tmp_path / "archived.csv.verify.json")
+    check = verify_report(store, tmp_path / "archived.csv")
+    assert check.ok and not check.notes and check.listed > 0
