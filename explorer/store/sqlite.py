@@ -241,6 +241,9 @@ class SQLiteEventStore:
         except StoreOpenError:
             db.close()
             raise
+        except (apsw.BusyError, apsw.LockedError):
+            db.close()
+            raise StoreLockedError(_held_by_another(path, busy_timeout_ms)) from None
         except apsw.Error as exc:
             db.close()
             raise StoreOpenError(f"{path}: cannot be read as an event store ({_sqlite_message(exc)})") from None
@@ -719,12 +722,22 @@ def _connect(path: Path, *, read_only: bool, busy_timeout_ms: int) -> tuple[apsw
         db.setbusytimeout(busy_timeout_ms)
         db.execute("SELECT count(*) FROM sqlite_master").fetchall()
         return db, False
+    except (apsw.BusyError, apsw.LockedError):
+        raise StoreLockedError(_held_by_another(path, busy_timeout_ms)) from None
     except (apsw.ReadOnlyError, apsw.CantOpenError):
         # WAL store in a read-only place with no -shm beside it: only an immutable open reads it
         # without creating files. Safe as long as no writer is live, which a read-only place implies.
         pass
     except apsw.Error as exc:  # e.g. a damaged schema: one clear sentence, not a traceback
         raise StoreOpenError(f"{path}: the SQLite file is damaged ({_sqlite_message(exc)})") from None
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        # An immutable open reads the main file only: events committed into the -wal (a writer
+        # that ended without a checkpoint) would be silently missing. Refuse rather than answer wrong.
+        raise StoreOpenError(
+            f"{path}: its -wal file holds changes that cannot be read in a read-only folder without its -shm "
+            "file; open it once where the folder is writable (SQLite then merges the -wal), or copy the store "
+            "with its -wal and -shm files")
     try:
         db = apsw.Connection(f"file:{_quote(uri_path)}?mode=ro&immutable=1",
                              flags=flags | apsw.SQLITE_OPEN_READONLY)
@@ -732,6 +745,11 @@ def _connect(path: Path, *, read_only: bool, busy_timeout_ms: int) -> tuple[apsw
         return db, True
     except apsw.Error as exc:
         raise StoreOpenError(f"{path}: cannot be opened read-only ({_sqlite_message(exc)})") from None
+
+
+def _held_by_another(path: Path, busy_timeout_ms: int) -> str:
+    return (f"{path}: locked by another process for more than {busy_timeout_ms / 1000:g} s (it holds the whole "
+            "file, e.g. an exclusive lock or a VACUUM); nothing was read or written, try again when it is done")
 
 
 def _quote(path: str) -> str:

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import about, paths
-from explorer.store.errors import StoreOpenError
+from explorer.store.errors import StoreError, StoreOpenError
 from explorer.store.sqlite import SQLiteEventStore, is_writable_location
 from explorer.ui import workers
 from explorer.ui.context import AppContext
@@ -81,7 +81,7 @@ def load_factory(ref: str) -> Callable[..., Any]:
 
 
 def _describe_open_error(exc: BaseException) -> str:
-    if isinstance(exc, StoreOpenError):
+    if isinstance(exc, StoreError):  # our own words: damaged, foreign, newer schema, locked by another process
         return str(exc)
     if isinstance(exc, (apsw.Error, sqlite3.Error)):
         return f"The file cannot be read as an event store ({exc})."
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
     def _on_open_failed(self, path: Path, read_only: bool, exc: BaseException) -> None:
         self.statusBar().clearMessage()
         message = _describe_open_error(exc)
-        if not isinstance(exc, StoreOpenError):
+        if not isinstance(exc, StoreError):
             log.error("opening %s failed unexpectedly: %r", path, exc)
         if isinstance(exc, StoreOpenError) and "older schema version" in message and not read_only:
             question = (f"{path.name} uses an older store format. Upgrade it now? A backup copy is "

@@ -34,3 +34,15 @@ def hold_write_lock(path: str, locked: Any, release: Any) -> None:
     release.wait(timeout=60)
     db.execute("ROLLBACK")
     db.close()
+
+
+def hold_whole_file(path: str, locked: Any, release: Any) -> None:
+    """Hold the store's file exclusively (locking_mode EXCLUSIVE, as a VACUUM would) until told to let go."""
+    db = apsw.Connection(path)
+    db.execute("PRAGMA locking_mode=EXCLUSIVE")
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("SELECT count(*) FROM events").fetchall()
+    locked.set()
+    release.wait(timeout=60)
+    db.execute("ROLLBACK")
+    db.close()

@@ -205,3 +205,48 @@ def test_as_nobody_a_read_only_file_reads_and_refuses_writes(demo_file: Path) ->
         for d in (store_dir, cache_dir):
             d.chmod(0o755)
             shutil.rmtree(d, ignore_errors=True)
+
+
+_CRASHED_WRITER = """
+import os, sys
+from explorer.store import NewEvent
+from explorer.store.sqlite import SQLiteEventStore
+store = SQLiteEventStore.open(sys.argv[1])
+info = store.streams(limit=1)[0]
+store.append(info.stream_id, info.stream_type, [NewEvent("DeviceRenamed", {"name": "only-in-the-wal"})],
+             info.version)
+os._exit(0)  # a writer that ends without closing: the event stays in the -wal, not checkpointed
+"""
+
+
+@pytest.mark.skipif(NOBODY_SKIP is not None, reason=f"needs runuser and the nobody user: {NOBODY_SKIP}")
+def test_as_nobody_a_store_whose_wal_cannot_be_read_is_refused_not_read_without_its_events(
+        demo_file: Path) -> None:
+    """A read-only folder, a -wal holding a committed event and no -shm: an immutable open would
+    read the main file only and answer with the event missing (and `verify` would say ok)."""
+    import subprocess
+    import sys
+
+    store_dir, cache_dir = _nobody_dirs()
+    try:
+        path = store_dir / "demo.evstore"
+        shutil.copy(demo_file, path)
+        subprocess.run([sys.executable, "-c", _CRASHED_WRITER, str(path)], check=True)
+        wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+        assert wal.stat().st_size > 0
+        shm.unlink()  # e.g. a copy that took the store and its -wal only
+        for f in (path, wal):
+            f.chmod(0o444)
+        store_dir.chmod(0o555)
+        before = snapshot_bytes(path)
+        env = {"EXPLORER_CACHE_DIR": str(cache_dir), "EXPLORER_DATA_DIR": str(cache_dir / "data"),
+               "EXPLORER_CONFIG_DIR": str(cache_dir / "config"), "EXPLORER_LOG_DIR": str(cache_dir / "log")}
+        info, verify = run_cli_batch([["info", str(path)], ["verify", str(path)]], user="nobody", env=env,
+                                     cwd=store_dir)
+        assert "its -wal file holds changes" in one_error_line(info)
+        assert "its -wal file holds changes" in one_error_line(verify)
+        assert snapshot_bytes(path) == before and sorted(os.listdir(store_dir)) == ["demo.evstore", "demo.evstore-wal"]
+    finally:
+        for d in (store_dir, cache_dir):
+            d.chmod(0o755)
+            shutil.rmtree(d, ignore_errors=True)

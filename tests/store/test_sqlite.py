@@ -347,6 +347,26 @@ def test_a_new_store_gets_every_migration(tmp_path: Path, monkeypatch: pytest.Mo
         assert store._db.execute("SELECT count(*) FROM annotations").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("read_only", [True, False])
+def test_a_store_held_whole_by_another_process_is_said_to_be_locked_not_damaged(tmp_path: Path,
+                                                                              read_only: bool) -> None:
+    path = tmp_path / "s.evstore"
+    small_store(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    locked, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=store_workers.hold_whole_file, args=(str(path), locked, release))
+    holder.start()
+    try:
+        assert locked.wait(timeout=60), "the child never took the lock"
+        with pytest.raises(StoreLockedError, match="locked by another process for more than 0.2 s"):
+            SQLiteEventStore.open(path, read_only=read_only, busy_timeout_ms=200)
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    with SQLiteEventStore.open(path, read_only=read_only) as store:  # once let go, it opens
+        assert store.head().position == 6
+
+
 def test_a_damaged_schema_is_a_clear_open_error(tmp_path: Path) -> None:
     path = tmp_path / "s.evstore"
     small_store(path).close()
