@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from explorer import commands
-from explorer.cli.common import EXIT_CHECK_FAILED, CliError, open_store, print_json
+from explorer.cli.common import EXIT_CHECK_FAILED, CliError, check_range, open_store, print_json
 from explorer.domain.decider import DomainError
 from explorer.domain.iot import device as dev
 from explorer.simulate import simulate
 from explorer.store.errors import ConcurrencyError, StoreError
 
 EXIT_CONFLICT = 3
+MAX_SIMULATED_DEVICES = 100_000  # far more than a simulation needs; the store is asked for 4x as many
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -165,8 +166,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise CliError("--rate must be > 0 events per second")
     if args.duration < 0:
         raise CliError("--duration must be >= 0 seconds")
-    if args.devices < 1:
-        raise CliError("--devices must be >= 1")
+    check_range("--devices", args.devices, 1, MAX_SIMULATED_DEVICES)
     store = open_store(args.store, read_only=False)
     stop = {"now": False}
 

@@ -14,6 +14,7 @@ from explorer.store.errors import StoreError, StoreOpenError
 from explorer.store.sqlite import SQLiteEventStore
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+LARGEST_INTEGER = 2**63 - 1  # SQLite's: a larger number cannot even be compared with a position
 
 
 class CliError(Exception):
@@ -27,6 +28,12 @@ class CliError(Exception):
 class Exit(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
+
+
+def check_range(option: str, value: int | None, low: int, high: int = LARGEST_INTEGER) -> None:
+    """A CliError unless an integer option (when given) lies in low..high."""
+    if value is not None and not low <= value <= high:
+        raise CliError(f"{option} must be a whole number from {low:,} to {high:,} (not {value})")
 
 
 def open_store(path: str, *, read_only: bool = True, migrate: bool = False) -> SQLiteEventStore:

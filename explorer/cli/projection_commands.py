@@ -36,6 +36,7 @@ from typing import Any
 from explorer.cli.common import (
     EXIT_CHECK_FAILED,
     CliError,
+    check_range,
     json_line,
     open_store,
     parse_time,
@@ -400,8 +401,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     if not args.text.strip():
         raise CliError("give some text to search for")
-    if args.limit < 1:
-        raise CliError("--limit must be at least 1")
+    check_range("--limit", args.limit, 1)
     with open_store(args.store) as store:
         runner = _catch_up(store, ["search"], quiet=args.json)
         hits = search(runner.readdb, args.text, args.limit)

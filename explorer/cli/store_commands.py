@@ -11,6 +11,7 @@ from explorer import paths
 from explorer.cli.common import (
     EXIT_CHECK_FAILED,
     CliError,
+    check_range,
     json_line,
     open_store,
     parse_time,
@@ -137,8 +138,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 0:
-        raise CliError("--limit must be 0 or more")
+    check_range("--limit", args.limit, 0)
+    check_range("--from-position", args.from_position, 0)
+    check_range("--to-position", args.to_position, 0)
     filters = EventFilter(
         stream_types=tuple(args.stream_type) if args.stream_type else None,
         event_types=tuple(args.type) if args.type else None,

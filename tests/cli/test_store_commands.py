@@ -360,3 +360,20 @@ def test_damaged_pages_inside_a_store(copy: Path) -> None:
     assert events[0] == 2 and events[2].startswith("error: the store file is damaged") and events[2].count("\n") == 1
     assert verify[0] == 1 and "integrity_check failed" in verify[2]
     assert copy.read_bytes() == bytes(data)
+
+
+def test_integer_options_beyond_any_position_are_one_error_line(demo: Path) -> None:
+    """Numbers too big for SQLite used to raise OverflowError with a traceback."""
+    huge = "99999999999999999999999"
+    before = demo.read_bytes()
+    results = [run_cli("events", str(demo), "--from-position", huge),
+               run_cli("events", str(demo), "--to-position", huge),
+               run_cli("events", str(demo), "--limit", huge),
+               run_cli("search", str(demo), "night", "--limit", huge),
+               run_cli("simulate", str(demo), "--devices", huge, "--duration", "1")]
+    for result, option in zip(results, ["--from-position", "--to-position", "--limit", "--limit", "--devices"]):
+        line = assert_one_error_line(result)
+        assert option in line and "whole number" in line, line
+    assert demo.read_bytes() == before
+    code, out, _ = run_cli_batch([["events", str(demo), "--from-position", str(2**63 - 1)]])[0]
+    assert code == 0
