@@ -130,4 +130,7 @@ def verify_report_command(args: argparse.Namespace) -> int:
         print(f"FAILED{where}: the store does not match the report {args.report}", file=sys.stderr)
         for problem in result.problems:
             print(f"  {problem.text()}", file=sys.stderr)
+    if not args.json:
+        for note in result.notes:  # what was not checked (e.g. a CSV's rows when only its sidecar is there)
+            print(f"  note: {note}", file=sys.stdout if result.ok else sys.stderr)
     return 0 if result.ok else EXIT_CHECK_FAILED

@@ -150,6 +150,15 @@ def test_force_never_writes_a_report_over_the_store_being_reported(copy: Path, t
     assert run_cli("verify", str(copy)).returncode == 0
 
 
+def test_verify_says_when_a_csv_report_s_rows_were_not_checked(copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    assert run_cli("report", str(copy), "--to-position", "40", "-o", str(out)).returncode == 0
+    out.unlink()  # only the sidecar is left
+    result = run_cli("verify", str(copy), "--report", str(tmp_path / "r.csv.verify.json"))
+    assert result.returncode == 0 and result.stdout.startswith("ok: ")
+    assert "note: the rows of r.csv were not checked" in result.stdout
+
+
 def test_verify_report_of_a_non_report(copy: Path, tmp_path: Path) -> None:
     junk = tmp_path / "junk.json"
     junk.write_text("[1, 2]")
