@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -149,31 +151,42 @@ def test_two_processes_same_expected_version_exactly_one_wins(tmp_path: Path) ->
         assert store.verify().ok
 
 
+@contextmanager
+def held_by_another_process(hold: Callable[..., None], path: Path) -> Iterator[Callable[[], None]]:
+    """A child process holding the store (`hold`: tests/helpers/store_workers.py) until the
+    yielded function lets go (or the block ends)."""
+    ctx = multiprocessing.get_context("spawn")
+    locked, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=hold, args=(str(path), locked, release))
+    holder.start()
+
+    def let_go() -> None:
+        release.set()
+        holder.join(timeout=30)
+
+    try:
+        assert locked.wait(timeout=60), "the child never took the lock"
+        yield let_go
+    finally:
+        let_go()
+    assert holder.exitcode == 0
+
+
 def test_a_held_write_lock_gives_a_clear_error_within_the_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "s.evstore"
     small_store(path).close()
-    ctx = multiprocessing.get_context("spawn")
-    locked, release = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=store_workers.hold_write_lock, args=(str(path), locked, release))
-    holder.start()
-    try:
-        assert locked.wait(timeout=60), "the child never took the lock"
-        with SQLiteEventStore.open(path, busy_timeout_ms=300) as store:
-            started = time.monotonic()
-            with pytest.raises(StoreLockedError) as err:
-                store.append("device-0", "Device", [NewEvent("X", {})], 3)
-            waited = time.monotonic() - started
-            assert 0.25 <= waited < 5, waited
-            assert "write lock" in str(err.value) and "nothing was written" in str(err.value)
-            assert store.head().position == 6  # reads still work while another process writes
-            release.set()
-            holder.join(timeout=30)
-            # once the lock is free the same connection appends normally
-            assert store.append("device-0", "Device", [NewEvent("X", {})], 3).version == 4
-    finally:
-        release.set()
-        holder.join(timeout=30)
-    assert holder.exitcode == 0
+    with held_by_another_process(store_workers.hold_write_lock, path) as let_go, \
+            SQLiteEventStore.open(path, busy_timeout_ms=300) as store:
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError) as err:
+            store.append("device-0", "Device", [NewEvent("X", {})], 3)
+        waited = time.monotonic() - started
+        assert 0.25 <= waited < 5, waited
+        assert "write lock" in str(err.value) and "nothing was written" in str(err.value)
+        assert store.head().position == 6  # reads still work while another process writes
+        let_go()
+        # once the lock is free the same connection appends normally
+        assert store.append("device-0", "Device", [NewEvent("X", {})], 3).version == 4
 
 
 # -- verify ----------------------------------------------------------------------------------------
@@ -352,17 +365,9 @@ def test_a_store_held_whole_by_another_process_is_said_to_be_locked_not_damaged(
                                                                               read_only: bool) -> None:
     path = tmp_path / "s.evstore"
     small_store(path).close()
-    ctx = multiprocessing.get_context("spawn")
-    locked, release = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=store_workers.hold_whole_file, args=(str(path), locked, release))
-    holder.start()
-    try:
-        assert locked.wait(timeout=60), "the child never took the lock"
-        with pytest.raises(StoreLockedError, match="locked by another process for more than 0.2 s"):
-            SQLiteEventStore.open(path, read_only=read_only, busy_timeout_ms=200)
-    finally:
-        release.set()
-        holder.join(timeout=30)
+    with held_by_another_process(store_workers.hold_whole_file, path), \
+            pytest.raises(StoreLockedError, match="locked by another process for more than 0.2 s"):
+        SQLiteEventStore.open(path, read_only=read_only, busy_timeout_ms=200)
     with SQLiteEventStore.open(path, read_only=read_only) as store:  # once let go, it opens
         assert store.head().position == 6
 
