@@ -29,9 +29,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import apsw
+
+from explorer import paths
 
 from explorer.cli.common import (
     EXIT_CHECK_FAILED,
@@ -102,8 +107,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(handler=cmd_search)
 
 
+# The read database is the only file these commands write. A cache folder that cannot be made or
+# written is the user's to fix or move, not a damaged store (the store is open read-only).
+_READ_DATABASE_UNWRITABLE = (apsw.CantOpenError, apsw.ReadOnlyError, apsw.PermissionsError)
+
+
+def _cache_folder_problem(exc: BaseException) -> CliError:
+    if isinstance(exc, OSError):
+        reason = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
+    else:
+        reason = str(exc).split(": ", 1)[-1]
+    return CliError(f"cannot keep the read models in the cache folder {paths.cache_dir()} ({reason}); "
+                    "set EXPLORER_CACHE_DIR to a folder you can write; nothing was written to the store")
+
+
+def _runner(store: SQLiteEventStore) -> ProjectionRunner:
+    """The store's read-model runner; its read database is made in the cache folder if need be."""
+    try:
+        return runner_for(store)
+    except (OSError, *_READ_DATABASE_UNWRITABLE) as exc:
+        raise _cache_folder_problem(exc) from None
+
+
+@contextmanager
+def _read_database_writes() -> Iterator[None]:
+    """A read database that opened but cannot be written (a read-only file or folder): one line."""
+    try:
+        yield
+    except _READ_DATABASE_UNWRITABLE as exc:
+        raise _cache_folder_problem(exc) from None
+
+
 def _catch_up(store: SQLiteEventStore, names: list[str] | None = None, *, quiet: bool = False) -> ProjectionRunner:
-    runner = runner_for(store)
+    runner = _runner(store)
     label = "catching up"
     progress = None if quiet else progress_printer(label)
     runner.catch_up(progress=progress, names=names)
@@ -141,7 +177,8 @@ def _rebuild_names(runner: ProjectionRunner, text: str) -> list[str] | None:
 
 def cmd_project(args: argparse.Namespace) -> int:
     try:
-        return _project(args)
+        with _read_database_writes():
+            return _project(args)
     except ReadDatabaseBusy as exc:  # the runner already waited and tried again (BEGIN IMMEDIATE)
         raise CliError(f"the read database stayed locked by another program ({exc}); nothing was lost, "
                        "the read models go on from their checkpoints next time") from None
@@ -161,7 +198,7 @@ def _project(args: argparse.Namespace) -> int:
     if args.progress_json:
         return _project_for_a_program(args)
     with open_store(args.store) as store:
-        runner = runner_for(store)
+        runner = _runner(store)
         if args.rebuild:
             names = _rebuild_names(runner, args.rebuild)
             runner.rebuild(names, progress=progress_printer("rebuilding"))
@@ -314,7 +351,7 @@ def _project_for_a_program(args: argparse.Namespace) -> int:
     if args.control_stdin:
         control.listen()
     with open_store(args.store) as store:
-        runner = runner_for(store)
+        runner = _runner(store)
         if args.control_stdin:
             runner.readdb.db.setbusytimeout(CONTROL_BUSY_TIMEOUT_MS)
         action, names = ("rebuild", _rebuild_names(runner, args.rebuild)) if args.rebuild else ("catch-up", None)
@@ -352,7 +389,7 @@ def _resolve(runner: ProjectionRunner, text: str) -> str:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    with open_store(args.store) as store:
+    with open_store(args.store) as store, _read_database_writes():
         runner = _catch_up(store, ["graph", "registry"], quiet=args.json)
         at = _as_of(store, args)
         g = graph_model.graph_at(runner.readdb, at)
@@ -402,7 +439,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.text.strip():
         raise CliError("give some text to search for")
     check_range("--limit", args.limit, 1)
-    with open_store(args.store) as store:
+    with open_store(args.store) as store, _read_database_writes():
         runner = _catch_up(store, ["search"], quiet=args.json)
         hits = search(runner.readdb, args.text, args.limit)
         if args.json:

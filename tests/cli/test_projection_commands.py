@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from explorer.demo import DemoSummary
 from explorer.projections import graph as graph_model
 from explorer.projections import runner_for
 from explorer.store.sqlite import SQLiteEventStore
+from tests.helpers.cli import assert_one_error_line, can_run_as, run_cli
 from tests.helpers.stores import make_demo
 
 
@@ -236,3 +239,43 @@ def test_a_read_database_locked_by_another_program_gets_one_clear_line(
 def _short_wait(readdb):  # noqa: ANN001, ANN202 - a test helper
     readdb.db.setbusytimeout(100)
     return readdb
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_error_line(demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    """It was a NotADirectoryError traceback; the line names the folder and how to move it."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    cache = a_file / "sub"
+    before = demo[0].read_bytes()
+    for argv in (["project", str(demo[0])], ["graph", str(demo[0])], ["search", str(demo[0]), "night"]):
+        line = assert_one_error_line(run_cli(*argv, env={"EXPLORER_CACHE_DIR": str(cache)}))
+        assert str(cache) in line and "EXPLORER_CACHE_DIR" in line and "Not a directory" in line, line
+    assert demo[0].read_bytes() == before
+
+
+NOBODY_SKIP = can_run_as("nobody") if os.name == "posix" else "not a POSIX system"
+
+
+@pytest.mark.skipif(NOBODY_SKIP is not None, reason=f"needs runuser and the nobody user: {NOBODY_SKIP}")
+def test_a_cache_folder_the_user_cannot_write_is_one_error_line(demo: tuple[Path, DemoSummary]) -> None:
+    """As nobody: a read-only cache folder (PermissionError), a read-only readmodels folder (SQLite
+    cannot open) - neither blames the store."""
+    home = Path(tempfile.mkdtemp(prefix="explorer-cache-cli-"))  # pytest's tmp_path is root's alone
+    try:
+        home.chmod(0o755)
+        store = home / "demo.evstore"
+        store.write_bytes(demo[0].read_bytes())
+        store.chmod(0o644)
+        sealed = home / "cache-sealed"
+        no_write = home / "cache-ro"
+        (no_write / "readmodels").mkdir(parents=True)
+        sealed.mkdir()
+        for folder in (no_write, no_write / "readmodels", sealed):
+            folder.chmod(0o555)
+        for cache in (sealed, no_write):
+            for argv in (["project", str(store)], ["graph", str(store)], ["search", str(store), "night"]):
+                line = assert_one_error_line(run_cli(*argv, user="nobody", env={"EXPLORER_CACHE_DIR": str(cache)},
+                                                     cwd=home))
+                assert str(cache) in line and "EXPLORER_CACHE_DIR" in line and "damaged" not in line, line
+    finally:
+        shutil.rmtree(home)
