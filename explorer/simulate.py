@@ -9,6 +9,7 @@ the fresh state once, like the app's "retry automatically when still valid".
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import uuid
@@ -222,10 +223,10 @@ def simulate(
     on_step: Callable[[SimulationSummary], None] | None = None,
 ) -> SimulationSummary:
     """Issue commands at about `rate` events per second for `duration` seconds (or `max_events`)."""
-    if rate <= 0:
-        raise ValueError("the rate must be > 0 events per second")
-    if duration < 0:
-        raise ValueError("the duration must be >= 0 seconds")
+    if not (math.isfinite(rate) and rate > 0):  # not `rate <= 0`: NaN compares False with everything
+        raise ValueError("the rate must be a number > 0 events per second")
+    if not duration >= 0:  # infinity is allowed (until max_events or should_stop), NaN is not
+        raise ValueError("the duration must be a number >= 0 seconds")
     sim = Simulator(store=store, devices=devices, seed=seed, streams=streams)
     started = clock()
     due = started

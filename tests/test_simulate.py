@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from explorer.domain.iot import device as dev
 from explorer.simulate import simulate
 from explorer.store.sqlite import SQLiteEventStore
@@ -45,3 +47,11 @@ def test_simulator_registers_devices_in_an_empty_store_and_paces_itself(tmp_path
         assert len(store.streams(stream_type=dev.STREAM_TYPE)) == 3
         assert 18 <= summary.events <= 21  # 10 events/s for 2 s
         assert slept  # it waited between commands instead of spinning
+
+
+def test_simulate_refuses_a_rate_or_duration_that_is_not_a_number(tmp_path: Path) -> None:
+    with SQLiteEventStore.create(tmp_path / "s.evstore") as store:
+        for rate, duration in ((float("nan"), 1.0), (float("inf"), 1.0), (10.0, float("nan")), (10.0, -1.0)):
+            with pytest.raises(ValueError):
+                simulate(store, rate=rate, duration=duration, devices=2, seed=1)
+        assert store.head().position == 0

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from dataclasses import fields
@@ -162,10 +163,12 @@ def _report(args: argparse.Namespace, payload: dict[str, Any], text: str, *, err
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    if args.rate <= 0:
-        raise CliError("--rate must be > 0 events per second")
-    if args.duration < 0:
-        raise CliError("--duration must be >= 0 seconds")
+    # `nan <= 0` is False: test for what is wanted, a finite number above 0.
+    if not (math.isfinite(args.rate) and args.rate > 0):
+        raise CliError(f"--rate must be a number > 0 events per second (not {args.rate})")
+    if not (math.isfinite(args.duration) and args.duration > 0):
+        raise CliError(f"--duration must be a number > 0 seconds (not {args.duration})")
+    check_range("--max-events", args.max_events, 1)
     check_range("--devices", args.devices, 1, MAX_SIMULATED_DEVICES)
     store = open_store(args.store, read_only=False)
     stop = {"now": False}

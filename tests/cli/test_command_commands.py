@@ -10,6 +10,7 @@ import pytest
 from explorer.cli import main
 from explorer.domain.iot import device as dev
 from explorer.store.sqlite import SQLiteEventStore
+from tests.helpers.cli import assert_one_error_line, run_cli
 
 A = "aaaaaaaa-0000-4000-8000-000000000001"
 B = "bbbbbbbb-0000-4000-8000-000000000002"
@@ -87,3 +88,15 @@ def test_simulate_prints_a_summary(path: Path, capsys: pytest.CaptureFixture[str
     assert code == 0 and summary["events"] >= 60 and {"conflicts", "rejections"} <= set(summary)
     code, _, err = run(capsys, "simulate", str(path), "--rate", "0")
     assert code == 2 and "--rate" in err
+
+
+@pytest.mark.parametrize("option, value", [("--rate", "nan"), ("--rate", "inf"), ("--rate", "-1"),
+                                           ("--duration", "nan"), ("--duration", "inf"), ("--duration", "0"),
+                                           ("--duration", "-2"), ("--max-events", "-3"), ("--max-events", "0")])
+def test_simulate_refuses_non_finite_and_non_positive_numbers(path: Path, option: str, value: str) -> None:
+    """NaN passed `rate <= 0`: unthrottled writes, and `--duration nan` never stopped."""
+    before = path.read_bytes()
+    args = {"--rate": "1000", "--duration": "1", "--max-events": "5", option: value}
+    line = assert_one_error_line(run_cli("simulate", str(path), *(x for kv in args.items() for x in kv)))
+    assert option in line, line
+    assert path.read_bytes() == before
