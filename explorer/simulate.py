@@ -40,6 +40,7 @@ class SimulationSummary:
         resolved: conflicts whose re-decision on the fresh state was recorded.
         rejections: commands the domain refused (on the fresh state).
         locked: commands given up because the store stayed locked.
+        lock_message: what the store said the last time it stayed locked (None if it never did).
         seconds: how long the run took.
         by_command: recorded commands per command type.
         command_ids: the id of every recorded command with its event count (for loss checks).
@@ -51,6 +52,7 @@ class SimulationSummary:
     resolved: int = 0
     rejections: int = 0
     locked: int = 0
+    lock_message: str | None = None
     seconds: float = 0.0
     by_command: Counter[str] = field(default_factory=Counter)
     command_ids: dict[str, int] = field(default_factory=dict)
@@ -195,8 +197,9 @@ class Simulator:
         except ConcurrencyError:
             client.views.pop(stream_id, None)
             return 0
-        except StoreLockedError:
+        except StoreLockedError as exc:
             self.summary.locked += 1
+            self.summary.lock_message = str(exc)
             return 0
         if isinstance(command, dev.RegisterDevice):
             self._to_register -= 1

@@ -18,7 +18,7 @@ from explorer import commands
 from explorer.cli.common import EXIT_CHECK_FAILED, CliError, check_range, open_store, print_json
 from explorer.domain.decider import DomainError
 from explorer.domain.iot import device as dev
-from explorer.simulate import simulate
+from explorer.simulate import SimulationSummary, simulate
 from explorer.store.errors import ConcurrencyError, StoreError
 
 EXIT_CONFLICT = 3
@@ -176,10 +176,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     def interrupted(*_: object) -> None:
         stop["now"] = True  # finish the command in flight, then print the summary
 
+    def stop_when_locked(summary: SimulationSummary) -> None:
+        if summary.locked:  # it waited the whole busy timeout: another writer holds the store, give up
+            stop["now"] = True
+
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
         summary = simulate(store, rate=args.rate, duration=args.duration, devices=args.devices, seed=args.seed,
-                           streams=args.stream, max_events=args.max_events, should_stop=lambda: stop["now"])
+                           streams=args.stream, max_events=args.max_events, should_stop=lambda: stop["now"],
+                           on_step=stop_when_locked)
     except StoreError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -192,4 +197,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"{data['events']} events from {data['commands']} commands in {data['seconds']} s "
               f"({data['events_per_s']}/s); {data['conflicts']} conflicts ({data['resolved']} re-decided and "
               f"recorded), {data['rejections']} rejections")
+    if summary.locked:  # as `exec` does: the store would not take a command, so exit 2 and say why
+        reason = (summary.lock_message or f"{args.store}: the store stayed locked").removesuffix("; nothing was written")
+        raise CliError(f"{reason}; simulate stopped there, after recording {summary.events} events")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import apsw
 import pytest
 
 from explorer.cli import main
@@ -100,3 +101,18 @@ def test_simulate_refuses_non_finite_and_non_positive_numbers(path: Path, option
     line = assert_one_error_line(run_cli("simulate", str(path), *(x for kv in args.items() for x in kv)))
     assert option in line, line
     assert path.read_bytes() == before
+
+
+def test_simulate_against_a_locked_store_says_so_and_exits_2(path: Path) -> None:
+    """It printed "0 events from 1 commands ..." and exited 0; `exec` exits 2 with the reason."""
+    holder = apsw.Connection(str(path))
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the write lock past the busy timeout
+        result = run_cli("simulate", str(path), "--duration", "1", "--max-events", "3", "--json")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    line = assert_one_error_line(result)
+    assert "write lock" in line and "simulate stopped" in line and "0 events" in line, line
+    summary = json.loads(result.stdout)
+    assert summary["locked"] == 1 and summary["events"] == 0
