@@ -108,6 +108,19 @@ def _activity(hour: int) -> float:
     return 0.3
 
 
+MAX_DAYS = 36_500  # a century; far more would run past the last date a datetime can hold
+
+
+def check_demo_size(*, devices: int, events: int, days: int) -> None:
+    """A ValueError, in words for the user, unless a demo of this size can be made."""
+    if devices < 4:
+        raise ValueError("a demo needs at least 4 devices")
+    if events < devices * 2:
+        raise ValueError(f"{events} events are too few for {devices} devices (at least {devices * 2})")
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"a demo spans 1 to {MAX_DAYS:,} days (not {days})")
+
+
 def generate_demo(
     store: EventStore,
     *,
@@ -119,10 +132,7 @@ def generate_demo(
     progress: Progress | None = None,
 ) -> DemoSummary:
     """Append a demo history of about `events` events over `devices` devices and `days` days."""
-    if devices < 4:
-        raise ValueError("a demo needs at least 4 devices")
-    if events < devices * 2:
-        raise ValueError(f"{events} events are too few for {devices} devices (at least {devices * 2})")
+    check_demo_size(devices=devices, events=events, days=days)
     rng = random.Random(seed)
     sim = _Sim(rng, seed)
     span = timedelta(days=days).total_seconds()

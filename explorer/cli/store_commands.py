@@ -19,7 +19,7 @@ from explorer.cli.common import (
     progress_printer,
     table,
 )
-from explorer.demo import generate_demo
+from explorer.demo import check_demo_size, generate_demo
 from explorer.domain.plugins import pack_for
 from explorer.store.errors import StoreError, StoreOpenError
 from explorer.store.readdb import ReadDatabase
@@ -309,6 +309,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     target = Path(args.store) if args.store else paths.demo_store_path()
+    try:  # before anything is made: a bad size must leave no file behind
+        check_demo_size(devices=args.devices, events=args.events, days=args.days)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if target.exists():
         raise CliError(f"{target}: already exists; choose a new path (the demo never overwrites a file)")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -377,3 +377,12 @@ def test_integer_options_beyond_any_position_are_one_error_line(demo: Path) -> N
     assert demo.read_bytes() == before
     code, out, _ = run_cli_batch([["events", str(demo), "--from-position", str(2**63 - 1)]])[0]
     assert code == 0
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "99999999999999999999999"])
+def test_demo_refuses_a_span_of_no_days_or_too_many(tmp_path: Path, days: str) -> None:
+    """--days 0 printed "made ...: 0 events" and left an empty store; a huge one raised OverflowError."""
+    target = tmp_path / "d.evstore"
+    line = assert_one_error_line(run_cli("demo", str(target), "--devices", "5", "--events", "100", "--days", days))
+    assert "days" in line and days in line, line
+    assert list(tmp_path.iterdir()) == []
