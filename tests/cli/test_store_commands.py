@@ -386,3 +386,43 @@ def test_demo_refuses_a_span_of_no_days_or_too_many(tmp_path: Path, days: str) -
     line = assert_one_error_line(run_cli("demo", str(target), "--devices", "5", "--events", "100", "--days", days))
     assert "days" in line and days in line, line
     assert list(tmp_path.iterdir()) == []
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _interrupt_under_a_rollback() -> None:
+    try:  # Ctrl+C inside an append: the ROLLBACK that follows fails and hides it
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        raise apsw.SQLError("SQLError: cannot rollback - no transaction is active") from None
+
+
+def _disk_full() -> None:
+    raise apsw.FullError("FullError: database or disk is full")
+
+
+@pytest.mark.parametrize(("fail", "code", "words"), [(_interrupt, 130, "interrupted"),
+                                                     (_interrupt_under_a_rollback, 130, "interrupted"),
+                                                     (_disk_full, 2, "disk is full")])
+def test_a_demo_that_does_not_finish_leaves_no_file_and_can_be_rerun(
+        fail: Any, code: int, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl+C used to leave a valid-looking partial store at the target, which a rerun refused."""
+    real = store_commands.generate_demo
+
+    def failing(store: SQLiteEventStore, **kwargs: Any) -> Any:
+        return real(store, **{**kwargs, "progress": lambda done, total: fail()})  # after events were committed
+
+    monkeypatch.setattr(store_commands, "generate_demo", failing)
+    target = tmp_path / "int.evstore"
+    result, out, err = cli(capsys, "demo", str(target), "--devices", "5", "--events", "100")
+    assert (result, out) == (code, "") and err.count("\n") == 1 and err.startswith("error: "), (result, err)
+    assert words in err and "nothing was written" in err
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(store_commands, "generate_demo", real)
+    result, out, _ = cli(capsys, "demo", str(target), "--devices", "5", "--events", "100")
+    assert result == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["int.evstore"]
+    with SQLiteEventStore.open(target, read_only=True) as store:
+        assert store.verify().ok and store.head().position > 0
