@@ -2,6 +2,9 @@
 
 `state_at` starts from the nearest snapshot at or below the target and folds the rest.
 Snapshots live in the read database (derived, disposable); without one, it folds from the start.
+A snapshot keeps the position and chain hash of the event it was folded up to, and is used only
+when the store's chain hash there is the same: a diverged copy of the store shares the read
+database (it has the same store id), and its snapshots are of another history.
 """
 
 from __future__ import annotations
@@ -84,6 +87,13 @@ class TimeTravel:
         self.store = store
         self.readdb = readdb
         self.snapshot_every = snapshot_every
+        # Snapshots need the store's chain hashes to be checked (see the module docstring).
+        self._hash_at: Callable[[int], str | None] | None = getattr(store, "chain_hash_at", None)
+        if readdb is not None:
+            try:  # read models of another history go before anyone reads them through this database
+                readdb.bind(store)
+            except apsw.Error as exc:  # busy: the snapshots are checked one by one anyway
+                log.warning("could not check the read database's history: %s", exc)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -116,7 +126,7 @@ class TimeTravel:
     def _fold(self, stream_id: str, key: str, decider: Any, state: State, base: int, target: int) -> State:
         every = self.snapshot_every
         rows = self.store.read_stream_data(stream_id, base + 1, target)  # type: ignore[attr-defined]
-        if self.readdb is None or target - base < every:
+        if not self._snapshots_on or target - base < every:
             return decider.fold_data(rows, state)
         evolve = decider.evolve
         new_snapshots: list[tuple[str, str, int, str]] = []
@@ -127,30 +137,51 @@ class TimeTravel:
         self._save_snapshots(new_snapshots)
         return state
 
+    @property
+    def _snapshots_on(self) -> bool:
+        return self.readdb is not None and self._hash_at is not None
+
     def _nearest_snapshot(self, stream_id: str, key: str, target: int) -> tuple[int, State | None]:
-        if self.readdb is None or target < self.snapshot_every:
+        """The highest snapshot at or below `target` whose event's chain hash is the store's."""
+        if not self._snapshots_on or target < self.snapshot_every:
             return 0, None
-        try:
-            row = self.readdb.db.execute(
-                "SELECT version, state FROM snapshots WHERE stream_id = ? AND decider = ? AND version <= ?"
-                " ORDER BY version DESC LIMIT 1",
-                (stream_id, key, target),
-            ).fetchone()
-        except apsw.Error as exc:
-            log.warning("snapshot lookup failed, folding from the start: %s", exc)
-            return 0, None
-        if row is None:
-            return 0, None
-        return int(row[0]), orjson.loads(row[1])
+        assert self.readdb is not None and self._hash_at is not None
+        while target >= self.snapshot_every:
+            try:
+                row = self.readdb.db.execute(
+                    "SELECT version, state, position, chain_hash FROM snapshots"
+                    " WHERE stream_id = ? AND decider = ? AND version <= ? ORDER BY version DESC LIMIT 1",
+                    (stream_id, key, target),
+                ).fetchone()
+            except apsw.Error as exc:
+                log.warning("snapshot lookup failed, folding from the start: %s", exc)
+                return 0, None
+            if row is None:
+                return 0, None
+            version, state, position, chain_hash = row
+            if self._hash_at(position) == chain_hash:
+                return int(version), orjson.loads(state)
+            # Another history's (a diverged copy of the store): never used. A lower one may still hold.
+            target = int(version) - 1
+        return 0, None
 
     def _save_snapshots(self, rows: list[tuple[str, str, int, str]]) -> None:
-        if not rows or self.readdb is None:
+        if not rows or self.readdb is None or self._hash_at is None:
             return
         try:
+            keyed = []
+            for stream_id, key, version, state in rows:
+                event = next(iter(self.store.read_stream(stream_id, version, version)), None)
+                if event is None:
+                    continue
+                chain_hash = self._hash_at(event.position)
+                if chain_hash is not None:
+                    keyed.append((stream_id, key, version, state, event.position, chain_hash))
             with self.readdb.db:
                 self.readdb.db.executemany(
-                    "INSERT OR REPLACE INTO snapshots (stream_id, decider, version, state) VALUES (?, ?, ?, ?)",
-                    rows,
+                    "INSERT OR REPLACE INTO snapshots (stream_id, decider, version, state, position, chain_hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    keyed,
                 )
         except apsw.Error as exc:  # a busy or full cache only costs speed
             log.warning("could not save snapshots: %s", exc)

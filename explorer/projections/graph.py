@@ -213,7 +213,7 @@ class _EdgeCache:
     checkpoint: int = -1
 
 
-_EDGE_CACHE: dict[tuple[str, int, str], _EdgeCache] = {}
+_EDGE_CACHE: dict[tuple[str, int, str, int], _EdgeCache] = {}
 _EDGE_LOCK = threading.Lock()
 
 
@@ -227,11 +227,12 @@ def _edge_cache(readdb: ReadDatabase, prefix: str) -> _EdgeCache:
     read database was deleted and rebuilt under the same prefix: start over.
     """
     db = readdb.db
-    # The file's inode too: a read database deleted and made again is another cache.
-    key = (str(readdb.path), os.stat(readdb.path).st_ino, prefix)
-    row = db.execute("SELECT checkpoint FROM projection_generations WHERE generation = ? AND name = ?",
+    row = db.execute("SELECT checkpoint, started_us FROM projection_generations WHERE generation = ? AND name = ?",
                      (int(prefix.rsplit("_g", 1)[1].rstrip("_")), DeviceGraph.name)).fetchone()
-    checkpoint = row[0] if row else 0
+    checkpoint, started = (row[0], row[1]) if row else (0, 0)
+    # The file's inode and the generation's start too: a read database deleted and made again, or
+    # emptied because it held another history (`ReadDatabase.bind`), numbers its generations anew.
+    key = (str(readdb.path), os.stat(readdb.path).st_ino, prefix, started)
     cache = _EDGE_CACHE.get(key)
     if cache is not None and checkpoint < cache.checkpoint:
         cache = None

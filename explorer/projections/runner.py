@@ -356,7 +356,19 @@ class ProjectionRunner:
         # the WAL; only a power cut could, and then a rebuild restores them).
         readdb.db.execute("PRAGMA synchronous = OFF")
         readdb.db.execute("PRAGMA cache_size = -65536")
-        ensure_schema(readdb)
+        self._bind()
+
+    def _bind(self) -> None:
+        """Use the read database only for the history it was built from: if the store's chain hash
+        at the position it remembers differs (a diverged copy of the store shares its id and so
+        its read database), its read models are dropped and built again (`ReadDatabase.bind`)."""
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                self.readdb.bind(self.store)  # logs when it empties the read database
+                break
+            except _TRANSIENT as exc:
+                self._busy(exc, attempt)
+        ensure_schema(self.readdb)
 
     # -- generations -----------------------------------------------------------------------
 
@@ -417,6 +429,7 @@ class ProjectionRunner:
 
     def status(self) -> list[ProjectionStatus]:
         """One status per projection, from the state table and the store's head."""
+        self._bind()  # a checkpoint of another history (even one past the head) never shows as live
         head = self.store.head()
         head_us = _us(head.recorded_at)
         rows = self._rows()
@@ -475,6 +488,7 @@ class ProjectionRunner:
                  names: Iterable[str] | None = None) -> int:
         """Apply every event up to the head to every live and building generation; return how many
         events were read. Building generations that reach the head are swapped in."""
+        self._bind()
         gens = self._generations(names)
         return self._feed(gens, cancelled=cancelled, progress=progress)
 
@@ -489,6 +503,7 @@ class ProjectionRunner:
         unknown = [n for n in names if n not in self.projections]
         if unknown:
             raise KeyError(f"no read model named {unknown[0]!r} (known: {', '.join(self.projections)})")
+        self._bind()
         gens = self._generations()
         building = {g.projection.name for g in gens if g.role == "building"}
         for name in names:
@@ -700,6 +715,9 @@ class ProjectionRunner:
             " WHERE name = ? AND generation = ?",
             (position, recorded_us, g.projection.name, g.generation),
         )
+        hash_at = getattr(self.store, "chain_hash_at", None)
+        if hash_at is not None:  # the history these read models are of (see _bind)
+            self.readdb.advance_history(position, hash_at(position))
 
     def _swap_finished(self, gens: list[_Generation], head: int) -> None:
         """Swap in each building generation that reached the head (one transaction each)."""

@@ -1,18 +1,40 @@
 """The read database: derived, disposable data (snapshots, read models) beside - never in - a store.
 
 It lives in the user cache directory keyed by the store's id, so a read-only store can still be
-explored; deleting it loses nothing but time.
+explored; deleting it loses nothing but time (and the bookmarks kept in it).
+
+One history per read database. A copy of a store file keeps the store's id, so the original and
+the copy share one read database, and once either gets an event the other lacks they are two
+histories. The read database therefore remembers the store's chain hash at the highest position
+its read models were built from (`read_history`), and whoever opens it for a store (the projection
+runner, `TimeTravel`) calls `bind(store)` first: when the store's chain hash at that position is
+not the remembered one (or the store does not reach it), every derived table is dropped and the
+read models are built again from nothing. Bookmarks are the user's, not derived: they stay.
+Snapshots are checked one by one as well (each keeps the position and chain hash of its event), so
+a snapshot of another history is never used, even when two diverged copies are open at once.
+
+Why not one read database per copy: a copy is byte-identical to its original, so nothing inside
+the file tells them apart, and keying the file by its path or inode would throw the read models
+(and bookmarks) away whenever a store is moved or restored. The price of one per id: two diverged
+copies opened alternately rebuild each other's read models on every switch (correct, only slow
+for big stores). Copies that never diverged (a backup, a moved file) share everything, rightly.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import apsw
 
 from explorer import paths
+from explorer.store.chain import GENESIS
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -20,9 +42,22 @@ CREATE TABLE IF NOT EXISTS snapshots (
     decider TEXT NOT NULL,
     version INTEGER NOT NULL,
     state TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    chain_hash TEXT NOT NULL,
     PRIMARY KEY (stream_id, decider, version)
 ) WITHOUT ROWID
 """
+# The highest position the read models were built from and the store's chain hash there.
+HISTORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS read_history (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL,
+    chain_hash TEXT NOT NULL
+)
+"""
+# What a change of history keeps: the user's bookmarks, and the tables of this module (snapshots
+# are emptied).
+KEPT_TABLES = frozenset({"bookmarks", "read_history", "snapshots"})
 
 
 class ReadDatabase:
@@ -41,7 +76,17 @@ class ReadDatabase:
         self.db.setbusytimeout(5000)
         self._settle(lambda: self.db.execute("PRAGMA journal_mode = WAL").fetchall())
         self.db.execute("PRAGMA synchronous = NORMAL")
-        self._settle(lambda: self.db.execute(SNAPSHOT_SCHEMA))
+        self._settle(self._ensure_schema)
+
+    def _ensure_schema(self) -> None:
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
+        if columns and "chain_hash" not in columns:  # made before snapshots kept their chain hash
+            with _immediate(self.db):
+                columns = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
+                if columns and "chain_hash" not in columns:
+                    self.db.execute("DROP TABLE snapshots")
+        self.db.execute(SNAPSHOT_SCHEMA)
+        self.db.execute(HISTORY_SCHEMA)
 
     @staticmethod
     def _settle(step: Callable[[], object], attempts: int = 100) -> None:
@@ -63,8 +108,94 @@ class ReadDatabase:
     def for_store(cls, store_id: str) -> ReadDatabase:
         return cls(paths.read_db_path(store_id))
 
+    # -- the history it belongs to ------------------------------------------------------------
+
+    def history(self) -> tuple[int, str] | None:
+        """(position, chain hash) the read models were built up to, or None when not recorded."""
+        row = self.db.execute("SELECT position, chain_hash FROM read_history WHERE id = 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def belongs_to(self, store: Any) -> bool:
+        """Whether the read models were built from `store`'s history (one indexed lookup)."""
+        recorded = self.history()
+        return recorded is not None and _hash_at(store, recorded[0]) == recorded[1]
+
+    def bind(self, store: Any) -> bool:
+        """Make this read database one of `store`'s history; True when it had to be emptied.
+
+        If the store's chain hash at the recorded position differs, or the store has no such
+        position, or nothing was recorded (a read database made before this check), the read
+        models came from another history (a diverged copy of the store): every derived table is
+        dropped and the snapshots deleted, in one transaction; bookmarks stay. A store without
+        chain hashes cannot be told apart and is taken as it is.
+        """
+        if not callable(getattr(store, "chain_hash_at", None)) or self.belongs_to(store):
+            return False
+        with _immediate(self.db):  # checked again under the write lock: one connection resets
+            recorded = self.history()
+            if recorded is not None and _hash_at(store, recorded[0]) == recorded[1]:
+                return False
+            derived = self._derived_tables()
+            if recorded is not None or derived:
+                why = ("was built from another history of store %s (a copy that diverged?)" if recorded is not None
+                       else "does not say which history of store %s it was built from (an older version made it)")
+                log.warning("the read database %s " + why + ": its read models and snapshots are dropped"
+                            " and built again from nothing; its bookmarks are kept",
+                            self.path, getattr(store, "store_id", "?"))
+            self._drop_derived()
+            self.db.execute("DELETE FROM snapshots")
+            self.db.execute("INSERT OR REPLACE INTO read_history (id, position, chain_hash) VALUES (1, 0, ?)",
+                            (GENESIS,))
+        return bool(recorded is not None or derived)
+
+    def advance_history(self, position: int, chain_hash: str | None) -> None:
+        """Record that read models were built up to `position` (whose chain hash is `chain_hash`);
+        a lower position than the recorded one changes nothing. Call it in the transaction that
+        writes what was built."""
+        if chain_hash is None:
+            return
+        self.db.execute(
+            "INSERT INTO read_history (id, position, chain_hash) VALUES (1, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET position = excluded.position, chain_hash = excluded.chain_hash"
+            " WHERE excluded.position > read_history.position",
+            (position, chain_hash))
+
+    def _derived_tables(self) -> list[str]:
+        return [name for (name,) in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+            if name not in KEPT_TABLES]
+
+    def _drop_derived(self) -> None:
+        # Virtual tables (FTS5, R*Tree) first: they take their shadow tables with them.
+        for (name,) in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'").fetchall():
+            if name not in KEPT_TABLES:
+                self.db.execute(f'DROP TABLE IF EXISTS "{name}"')
+        for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
+            self.db.execute(f'DROP VIEW IF EXISTS "{name}"')
+        for name in self._derived_tables():
+            self.db.execute(f'DROP TABLE IF EXISTS "{name}"')
+
     def clone(self) -> ReadDatabase:
         return ReadDatabase(self.path)
 
     def close(self) -> None:
         self.db.close()
+
+
+def _hash_at(store: Any, position: int) -> str | None:
+    return store.chain_hash_at(position)
+
+
+@contextmanager
+def _immediate(db: apsw.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on an exception): takes the write lock first, waiting on
+    the busy handler, instead of failing at once on a read-to-write upgrade."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise

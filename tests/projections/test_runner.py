@@ -392,7 +392,7 @@ def _hold_write_lock(path: Path) -> apsw.Connection:
     app's snapshot cache does): a read transaction of the runner could not become a write after it."""
     other = apsw.Connection(str(path))
     other.execute("BEGIN IMMEDIATE")
-    other.execute("INSERT INTO snapshots VALUES ('device-x', 'Device', 1, '{}')")
+    other.execute("INSERT INTO snapshots VALUES ('device-x', 'Device', 1, '{}', 1, 'x')")
     return other
 
 
