@@ -16,6 +16,7 @@ from explorer.cli.common import (
     EXIT_CHECK_FAILED,
     CliError,
     check_range,
+    check_store_file,
     json_line,
     open_store,
     parse_time,
@@ -29,7 +30,7 @@ from explorer.store.errors import StoreError, StoreOpenError
 from explorer.store.readdb import ReadDatabase
 from explorer.store.records import EventFilter, RecordedEvent, format_time
 from explorer.store.sqlite import SQLiteEventStore
-from explorer.timetravel import StreamNotFound, TimeTravel, diff
+from explorer.timetravel import StreamNotFound, TimeTravel, diff, get_path, has_path
 
 PAGE = 5000
 
@@ -274,10 +275,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         except StreamNotFound as exc:
             raise CliError(str(exc)) from None
         if not changes:  # a typo gets a message, not an empty table
+            # A value that never changed is either always there or never: the head's state tells which.
             state = tt.state_at(args.stream).state
-            top = args.field.split(".")[0]
-            if isinstance(state, dict) and top not in state:
-                raise CliError(f"no field {top!r} in this stream's state; its fields: {', '.join(map(str, state))}")
+            if not has_path(state, args.field):
+                raise CliError(_no_such_field(state, args.field))
     if args.json:
         print_json([
             {"position": c.position, "version": c.version, "recorded_at": format_time(c.recorded_at),
@@ -291,6 +292,21 @@ def cmd_history(args: argparse.Namespace) -> int:
         ["position", "ver", "recorded_at", "type", "change"],
     )
     return 0
+
+
+def _no_such_field(state: Any, path: str) -> str:
+    """Why a dotted path names nothing in `state`, with the fields there are where it goes wrong."""
+    parts = path.split(".")
+    for depth in range(len(parts)):
+        parent = ".".join(parts[:depth])
+        if not has_path(state, ".".join(parts[: depth + 1])):
+            value = get_path(state, parent) if parent else state
+            where = f" under {parent!r}" if parent else ""
+            if isinstance(value, dict):
+                return (f"no field {parts[depth]!r}{where} in this stream's state; "
+                        f"its fields: {', '.join(map(str, value))}")
+            return f"no field {path!r} in this stream's state ({parent!r} is {value!r})"
+    return f"no field {path!r} in this stream's state"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -381,6 +397,7 @@ def _remove_store_files(path: Path) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    check_store_file(args.store)
     try:
         store = SQLiteEventStore.open(Path(args.store), migrate=True)
     except (StoreOpenError, StoreError) as exc:

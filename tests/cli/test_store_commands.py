@@ -7,6 +7,7 @@ Bad input runs in a real subprocess (`python -m explorer`), as a user meets it: 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -426,3 +427,35 @@ def test_a_demo_that_does_not_finish_leaves_no_file_and_can_be_rerun(
     assert result == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["int.evstore"]
     with SQLiteEventStore.open(target, read_only=True) as store:
         assert store.verify().ok and store.head().position > 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_as_the_store_is_refused_at_once(tmp_path: Path) -> None:
+    """`info` on a FIFO blocked forever reading the header; every store command refuses it."""
+    fifo = tmp_path / "p.evstore"
+    os.mkfifo(fifo)
+    commands = [["info", str(fifo)], ["verify", str(fifo)], ["events", str(fifo)], ["migrate", str(fifo)],
+                ["state", str(fifo), "device-1"], ["project", str(fifo)], ["search", str(fifo), "x"],
+                ["simulate", str(fifo), "--duration", "1"],
+                ["exec", str(fifo), "rename", "--stream", "device-1", "name=x"]]
+    for argv, (code, out, err) in zip(commands, run_cli_batch(commands)):  # its timeout ends a hang
+        assert (code, out, err.count("\n")) == (2, "", 1) and err.startswith("error: "), (argv, code, err)
+        assert "FIFO" in err and "not a regular file" in err and str(fifo) in err, (argv, err)
+    line = assert_one_error_line(run_cli("info", str(fifo)))
+    assert "FIFO" in line
+    assert [p.name for p in tmp_path.iterdir()] == ["p.evstore"]
+
+
+def test_history_of_a_misspelt_nested_field_is_an_error(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`last_call.durration` gave an empty table and exit 0; only a top-level typo was caught."""
+    stream = busiest(demo)
+    code, out, err = cli(capsys, "history", str(demo), stream, "last_call.durration")
+    assert (code, out) == (2, "") and err.count("\n") == 1, (code, out, err)
+    assert err.startswith("error: no field 'durration' under 'last_call'") and "duration_s" in err
+    code, out, err = cli(capsys, "history", str(demo), stream, "last_call.duration_s.seconds")
+    assert code == 2 and "'last_call.duration_s' is" in err
+    code, out, _ = cli(capsys, "history", str(demo), stream, "last_call.duration_s")
+    assert code == 0 and "CallReported" in out
+    code, out, err = cli(capsys, "history", str(demo), stream, "device_id")  # there from the start, never changed
+    assert code == 0 and err == ""
+    assert_one_error_line(run_cli("history", str(demo), stream, "last_call.durration"))
