@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,8 +38,28 @@ def check_range(option: str, value: int | None, low: int, high: int = LARGEST_IN
         raise CliError(f"{option} must be a whole number from {low:,} to {high:,} (not {value})")
 
 
+def check_store_file(path: str) -> None:
+    """A CliError for a path that is there but is no regular file (a FIFO, a device, a socket).
+
+    Reading one could block forever (a FIFO waits for a writer) before SQLite says a word. A
+    directory and a missing path are left to the store, which names them.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # the store says "no such file"
+        return
+    except OSError as exc:
+        raise CliError(f"{path}: cannot be looked at ({exc.strerror or exc})") from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+    raise CliError(f"{path}: is {kind}, not a regular file; a store is an SQLite file")
+
+
 def open_store(path: str, *, read_only: bool = True, migrate: bool = False) -> SQLiteEventStore:
     """Open a store for a sub-command; reading commands open read-only so nothing is written."""
+    check_store_file(path)
     try:
         return SQLiteEventStore.open(Path(path), read_only=read_only, migrate=migrate)
     except StoreOpenError as exc:
