@@ -108,9 +108,18 @@ def progress_printer(label: str, stream: TextIO | None = None) -> Callable[[int,
     return show
 
 
+_CONTROL = {c: " " for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (newline, tab, ...) as spaces: a name printed on one line."""
+    return text.translate(_CONTROL)
+
+
 def table(rows: list[list[str]], headers: list[str], out: TextIO | None = None) -> None:
-    """A plain, aligned text table."""
+    """A plain, aligned text table; a cell's control characters print as spaces, so a row stays one line."""
     out = out or sys.stdout
+    rows = [[one_line(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

@@ -43,6 +43,7 @@ from explorer.cli.common import (
     CliError,
     check_range,
     json_line,
+    one_line,
     open_store,
     parse_time,
     print_json,
@@ -396,7 +397,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         names = names_at(runner.readdb, at)
 
         def label(sid: str) -> str:
-            return names.get(sid) or sid
+            return one_line(names.get(sid) or sid)  # a name with a newline must not break a line
 
         def device(sid: str) -> dict[str, Any]:
             return {"stream_id": sid, "name": names.get(sid, "")}

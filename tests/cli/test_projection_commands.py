@@ -18,7 +18,7 @@ from explorer.demo import DemoSummary
 from explorer.projections import graph as graph_model
 from explorer.projections import runner_for
 from explorer.store.sqlite import SQLiteEventStore
-from tests.helpers.cli import assert_one_error_line, can_run_as, run_cli
+from tests.helpers.cli import assert_one_error_line, can_run_as, run_cli, run_cli_batch
 from tests.helpers.stores import make_demo
 
 
@@ -279,3 +279,23 @@ def test_a_cache_folder_the_user_cannot_write_is_one_error_line(demo: tuple[Path
                 assert str(cache) in line and "EXPLORER_CACHE_DIR" in line and "damaged" not in line, line
     finally:
         shutil.rmtree(home)
+
+
+def test_names_with_newlines_and_tabs_print_on_one_line(tmp_path: Path) -> None:
+    """A device name with a newline broke the search and graph tables across lines."""
+    path = tmp_path / "s.evstore"
+    SQLiteEventStore.create(path).close()
+    a, b = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002"
+    made = run_cli_batch([
+        ["exec", str(path), "RegisterDevice", "--stream", f"device-{a}", "name=line1\nline2\ttab", "kind=camera",
+         "owner=o"],
+        ["exec", str(path), "RegisterDevice", "--stream", f"device-{b}", "name=plain", "kind=camera", "owner=o"],
+        ["exec", str(path), "connect", "--stream", f"device-{b}", f"peer_id={a}"],
+    ])
+    assert [code for code, _, _ in made] == [0, 0, 0], made
+    (search, search_out, _), (graph, graph_out, _), (connected, connected_out, _) = run_cli_batch(
+        [["search", str(path), "line1"], ["graph", str(path)], ["graph", str(path), "--connected-to", "plain"]])
+    assert search == graph == connected == 0
+    for out in (search_out, graph_out, connected_out):
+        assert "line1 line2 tab" in out and "\t" not in out, out
+        assert all("line1" in line for line in out.splitlines() if "line2" in line), out
