@@ -35,8 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple, TypeVar
@@ -45,7 +44,7 @@ import apsw
 import orjson
 
 from explorer.store.base import EventStore
-from explorer.store.readdb import ReadDatabase
+from explorer.store.readdb import ReadDatabase, write_transaction
 from explorer.store.sqlite import from_us, to_us
 
 log = logging.getLogger(__name__)
@@ -284,28 +283,6 @@ class _CancelledWhileBusy(Exception):
 # SQLITE_BUSY (another connection holds the lock) and SQLITE_LOCKED (a conflict inside this
 # connection or its shared cache): conditions of the read database, not of an event.
 _TRANSIENT = (apsw.BusyError, apsw.LockedError)
-
-
-@contextmanager
-def write_transaction(db: apsw.Connection) -> Iterator[None]:
-    """One write transaction: `BEGIN IMMEDIATE` ... COMMIT, ROLLBACK on any exception.
-
-    IMMEDIATE takes the write lock at the start, waiting on the busy handler (the busy timeout); a
-    deferred transaction that reads before it writes would instead fail with SQLITE_BUSY at once on
-    the lock upgrade. Inside an open transaction it is a savepoint (`with db`).
-    """
-    if db.in_transaction:
-        with db:
-            yield
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def ensure_schema(readdb: ReadDatabase) -> None:

@@ -81,7 +81,7 @@ class ReadDatabase:
     def _ensure_schema(self) -> None:
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
         if columns and "chain_hash" not in columns:  # made before snapshots kept their chain hash
-            with _immediate(self.db):
+            with write_transaction(self.db):
                 columns = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
                 if columns and "chain_hash" not in columns:
                     self.db.execute("DROP TABLE snapshots")
@@ -131,7 +131,7 @@ class ReadDatabase:
         """
         if not callable(getattr(store, "chain_hash_at", None)) or self.belongs_to(store):
             return False
-        with _immediate(self.db):  # checked again under the write lock: one connection resets
+        with write_transaction(self.db):  # checked again under the write lock: one connection resets
             recorded = self.history()
             if recorded is not None and _hash_at(store, recorded[0]) == recorded[1]:
                 return False
@@ -188,9 +188,17 @@ def _hash_at(store: Any, position: int) -> str | None:
 
 
 @contextmanager
-def _immediate(db: apsw.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on an exception): takes the write lock first, waiting on
-    the busy handler, instead of failing at once on a read-to-write upgrade."""
+def write_transaction(db: apsw.Connection) -> Iterator[None]:
+    """One write transaction: `BEGIN IMMEDIATE` ... COMMIT, ROLLBACK on any exception.
+
+    IMMEDIATE takes the write lock at the start, waiting on the busy handler (the busy timeout); a
+    deferred transaction that reads before it writes would instead fail with SQLITE_BUSY at once on
+    the lock upgrade. Inside an open transaction it is a savepoint (`with db`).
+    """
+    if db.in_transaction:
+        with db:
+            yield
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -199,3 +207,5 @@ def _immediate(db: apsw.Connection) -> Iterator[None]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
