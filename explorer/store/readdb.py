@@ -137,11 +137,15 @@ class ReadDatabase:
                 return False
             derived = self._derived_tables()
             if recorded is not None or derived:
-                why = ("was built from another history of store %s (a copy that diverged?)" if recorded is not None
-                       else "does not say which history of store %s it was built from (an older version made it)")
-                log.warning("the read database %s " + why + ": its read models and snapshots are dropped"
-                            " and built again from nothing; its bookmarks are kept",
-                            self.path, getattr(store, "store_id", "?"))
+                # A diverged copy is worth a warning; a read database an older version made is
+                # rebuilt once after an upgrade, as expected (INFO: no extra line on a CLI's stderr).
+                level, why = ((logging.WARNING, "was built from another history of store %s (a copy that diverged?)")
+                              if recorded is not None else
+                              (logging.INFO, "does not say which history of store %s it was built from"
+                                             " (an older version made it)"))
+                log.log(level, "the read database %s " + why + ": its read models and snapshots are dropped"
+                        " and built again from nothing; its bookmarks are kept",
+                        self.path, getattr(store, "store_id", "?"))
             self._drop_derived()
             self.db.execute("DELETE FROM snapshots")
             self.db.execute("INSERT OR REPLACE INTO read_history (id, position, chain_hash) VALUES (1, 0, ?)",
