@@ -11,6 +11,7 @@ import argparse
 import logging
 import logging.handlers
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,6 +61,8 @@ def report_unexpected(exc_type: type[BaseException], exc: BaseException, tb: Tra
     log.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
     if QApplication.instance() is None or _REPORTING:
         return  # one dialog at a time: an error that repeats (e.g. in a paint) is only logged
+    if threading.current_thread() is not threading.main_thread():
+        return  # raised on a worker thread: widgets may only be made on the GUI thread, so it is only logged
     _REPORTING.append(True)
     try:
         _tell_user(exc_type, parent, ask)

@@ -69,11 +69,23 @@ class Worker(QRunnable):
         return self._cancel.is_set()
 
     def run(self) -> None:
+        try:
+            self._run()
+        except RuntimeError as exc:
+            if not _signals_gone(exc):
+                raise
+            # The signals object was deleted while the job ran (the app is closing): nobody waits
+            # for the result any more. Not an error to show, and no exception may leave run().
+            log.info("worker %s ended: its signals were deleted (the app is closing)", self.name)
+
+    def _run(self) -> None:
         signals = self.signals
         signals.started.emit()
         try:
             result = self._job(self._cancel.is_set, signals.progressed.emit)
         except BaseException as exc:  # noqa: BLE001 - a worker reports, never crashes the app
+            if _signals_gone(exc):
+                raise
             if self._cancel.is_set():  # the job stopped as asked: not a failure
                 log.info("worker %s stopped on cancel (%s)", self.name, type(exc).__name__)
             else:
@@ -84,6 +96,11 @@ class Worker(QRunnable):
                 signals.returned.emit(result)
         finally:
             signals.finished.emit()
+
+
+def _signals_gone(exc: BaseException) -> bool:
+    """PySide's error for an emit on a deleted QObject."""
+    return isinstance(exc, RuntimeError) and "Signal source has been deleted" in str(exc)
 
 
 def start(job: Job, *, name: str = "job", pool: QThreadPool | None = None,

@@ -137,6 +137,28 @@ def test_an_error_raised_while_its_dialog_is_up_is_only_logged(qtbot: QtBot, cle
     assert "KeyError" in (paths.log_dir() / app.LOG_FILE_NAME).read_text()
 
 
+def test_an_error_on_a_worker_thread_is_logged_never_shown(qtbot: QtBot, clean_logging: None) -> None:
+    """Widgets may only be made on the GUI thread: the one-sentence dialog is for the GUI thread's errors."""
+    import threading
+
+    app.setup_logging()
+    asked: list[str] = []
+
+    def on_a_worker() -> None:
+        try:
+            raise ValueError("on a pool thread")
+        except ValueError as exc:
+            app.report_unexpected(type(exc), exc, exc.__traceback__, ask=lambda text: asked.append(text) or False)
+
+    thread = threading.Thread(target=on_a_worker)
+    thread.start()
+    thread.join(10)
+    assert asked == []
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    assert "on a pool thread" in (paths.log_dir() / app.LOG_FILE_NAME).read_text()
+
+
 def test_a_bare_gui_application_is_a_clear_error_not_an_abort() -> None:
     """A process that drew a PDF first (a bare QGuiApplication) gets an error, not a Qt abort."""
     import subprocess

@@ -49,3 +49,33 @@ def test_a_job_that_stops_on_cancel_is_not_logged_as_a_failure(qtbot: QtBot, cap
         gate.set()
     assert [r.levelname for r in caplog.records if "cancel-me" in r.getMessage()] == ["INFO"]
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_job_whose_signals_are_deleted_ends_quietly(qtbot: QtBot, caplog) -> None:
+    """At app shutdown a worker's signals object can be deleted while its job runs: the job's next
+    progress emit fails, and nothing may leave QRunnable.run (Qt would print it and call the
+    exception hook on the pool thread)."""
+    from shiboken6 import delete
+
+    seen: list[str] = []
+
+    def job(cancelled, progress):
+        seen.append("ran")
+        progress(1, 2)  # raises: the signals are gone
+        seen.append("went on")
+
+    worker = workers.Worker(job, name="orphan")
+    signals = worker.signals
+    workers._LIVE.pop(id(signals), None)
+    with caplog.at_level("INFO", logger=workers.log.name):
+        delete(signals)
+        worker.run()  # on this thread: an exception leaving run() fails the test
+    assert seen == []  # even `started` could not be emitted: the job never ran
+    assert [r.levelname for r in caplog.records if "orphan" in r.getMessage()] == ["INFO"]
+
+    worker = workers.Worker(job, name="orphan-2")
+    workers._LIVE.pop(id(worker.signals), None)
+    real = worker._job
+    worker._job = lambda cancelled, progress: (delete(worker.signals), real(cancelled, progress))
+    worker.run()
+    assert seen == ["ran"]
