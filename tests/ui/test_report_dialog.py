@@ -185,3 +185,33 @@ def test_the_preview_says_how_far_it_is(qtbot: QtBot, dialog: ReportDialog) -> N
     with qtbot.waitSignal(dialog.preview_ready, timeout=30_000):
         dialog.refresh_preview()
     assert "Preparing the preview… 100 %" in texts
+
+
+def test_the_report_is_of_the_stream_the_dialog_names_whatever_is_selected_later(
+        qtbot: QtBot, dialog: ReportDialog, context: AppContext, tmp_path: Path) -> None:
+    """The dialog stays open beside the main window: selecting another stream there, or none,
+    must not change what the dialog (which still names its stream) reports."""
+    named = dialog.stream_label.text()
+    other = next(s.stream_id for s in context.store.streams(limit=10) if s.stream_id != named)
+    context.select_stream(other)
+    context.select_stream(None)
+    assert dialog.stream_radio.isChecked() and dialog.scope().stream_ids == (named,)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("json"))
+    dialog.path_edit.setText(str(tmp_path / "r.json"))
+    with qtbot.waitSignal(dialog.report_written, timeout=30_000) as written:
+        dialog.generate()
+    assert written.args[0].report.header.scope.stream_ids == (named,)
+
+
+def test_a_dialog_whose_store_was_closed_writes_no_report_of_another(
+        qtbot: QtBot, dialog: ReportDialog, context: AppContext, tmp_path: Path) -> None:
+    from explorer.store.sqlite import SQLiteEventStore
+
+    qtbot.waitUntil(lambda: dialog.preview_image is not None, timeout=30_000)
+    other = SQLiteEventStore.open(context.store.path, read_only=True)  # "another store" opened in the window
+    context.set_store(other)
+    assert "was closed in the main window" in dialog.message.text()
+    assert not dialog.generate_button.isEnabled()
+    dialog.path_edit.setText(str(tmp_path / "r.json"))
+    dialog.generate()
+    assert dialog._report_worker is None and not (tmp_path / "r.json").exists()

@@ -41,6 +41,7 @@ from explorer.reports.model import ReportCancelled, ReportError, ReportScope, an
 from explorer.reports.writer import FORMATS, ReportResult, report_files, write_report
 from explorer.store.bookmarks import BookmarkStore
 from explorer.store.readdb import ReadDatabase
+from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import TimeTravel
 from explorer.ui import workers
 from explorer.ui.context import AppContext
@@ -91,6 +92,10 @@ class ReportDialog(QDialog):
         self.resize(1150, 720)
         store = context.store
         assert store is not None, "the dialog needs an open store"
+        # What the dialog shows is what it reports: the store and the stream selected when it
+        # opened (the main window stays usable beside it; a later selection does not change it).
+        self.store = store
+        self.stream_id = context.stream_id
 
         # -- scope ------------------------------------------------------------------------
         self.title_edit = QLineEdit()
@@ -101,9 +106,9 @@ class ReportDialog(QDialog):
         self.streams = QButtonGroup(self)
         for button in (self.stream_radio, self.connected_radio, self.whole_radio):
             self.streams.addButton(button)
-        self.stream_label = QLabel(context.stream_id or "(no stream selected)")
+        self.stream_label = QLabel(self.stream_id or "(no stream selected)")
         self.stream_label.setTextFormat(Qt.TextFormat.PlainText)
-        has_stream = context.stream_id is not None
+        has_stream = self.stream_id is not None
         self.stream_radio.setEnabled(has_stream)
         self.connected_radio.setEnabled(has_stream)
         (self.stream_radio if has_stream else self.whole_radio).setChecked(True)
@@ -245,12 +250,30 @@ class ReportDialog(QDialog):
         self.streams.buttonToggled.connect(lambda *_: self._schedule_preview())
         self.bookmarks_check.toggled.connect(self._schedule_preview)
         self.format_combo.currentIndexChanged.connect(self._format_changed)
+        context.store_changed.connect(self._store_changed)
         self._schedule_preview()
+
+    def _open_store(self) -> SQLiteEventStore | None:
+        """The store this dialog reports on, or None once the main window has closed it."""
+        return self.store if self.context.store is self.store else None
+
+    def _store_changed(self, store: object) -> None:
+        if store is self.store:
+            return
+        self._preview_timer.stop()
+        if self._preview_worker is not None:
+            self._preview_worker.cancel()
+        self._preview_serial += 1  # a late preview of the closed store is not shown
+        self.generate_button.setEnabled(False)
+        gone = f"{self.store.name} was closed in the main window; this dialog reports on that store only."
+        self.preview_label.setText(gone)
+        if self._report_worker is None:  # a report being written goes on (from its own connection)
+            self.message.setText(gone + " Close it, and open the report dialog again for the store now open.")
 
     # -- what the user chose ---------------------------------------------------------------
 
     def scope(self) -> ReportScope:
-        stream = self.context.stream_id
+        stream = self.stream_id
         stream_ids: tuple[str, ...] = ()
         connected = None
         if self.stream_radio.isChecked() and stream:
@@ -318,7 +341,7 @@ class ReportDialog(QDialog):
 
     def refresh_preview(self) -> None:
         """Render page 1 of the PDF for the current choices in a worker (newest request wins)."""
-        store = self.context.store
+        store = self._open_store()
         if store is None:
             return
         if self._report_worker is not None:  # one pass over the events at a time: after the report
@@ -398,7 +421,7 @@ class ReportDialog(QDialog):
     # -- writing ----------------------------------------------------------------------------
 
     def generate(self) -> None:
-        store = self.context.store
+        store = self._open_store()
         if store is None or self._report_worker is not None:
             return
         text = self.path_edit.text().strip()
@@ -466,7 +489,7 @@ class ReportDialog(QDialog):
         cancelled = self._report_worker is not None and self._report_worker.is_cancelled
         self._report_worker = None
         self.progress.setVisible(False)
-        self.generate_button.setEnabled(True)
+        self.generate_button.setEnabled(self._open_store() is not None)
         self.cancel_button.setText("Close")
         if cancelled:
             self.message.setText("Cancelled; no report was written.")
