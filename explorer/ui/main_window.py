@@ -345,14 +345,22 @@ class MainWindow(QMainWindow):
             return SQLiteEventStore.open(path, read_only=read_only, migrate=migrate)
 
         worker = workers.Worker(job, name=f"open {path.name}")
-        worker.signals.returned.connect(lambda store: self._on_opened(store))
-        worker.signals.errored.connect(lambda exc: self._on_open_failed(path, read_only, exc))
+        # Only the store asked for last is opened: an earlier open that ends later is let go.
+        worker.signals.returned.connect(lambda store: self._on_opened(store) if self._opening is worker
+                                        else self._let_go(store))
+        worker.signals.errored.connect(lambda exc: self._on_open_failed(path, read_only, exc)
+                                       if self._opening is worker else None)
         worker.signals.finished.connect(QApplication.restoreOverrideCursor)
         self._opening = worker
         self._live_workers.add(worker)  # its signals must outlive the run for queued results
         worker.signals.finished.connect(lambda: self._live_workers.discard(worker))
         workers.QThreadPool.globalInstance().start(worker)
         return worker
+
+    @staticmethod
+    def _let_go(store: SQLiteEventStore) -> None:
+        log.info("%s opened after another store was asked for: closed again", store.path)
+        store.close()
 
     def _on_opened(self, store: SQLiteEventStore) -> None:
         self.statusBar().clearMessage()

@@ -273,3 +273,44 @@ def test_layout_and_last_store_are_restored_in_the_next_window(
         open_initial_store(second, None, read_only=None)
     assert second.context.store.path == demo_file and second.context.store.read_only
     QThreadPool.globalInstance().waitForDone(10_000)
+
+
+def test_of_two_quick_opens_the_store_asked_for_last_is_the_one_open(
+        qtbot: QtBot, window: tuple[MainWindow, Dialogs], demo_file: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two quick picks (Open Recent): the first open finishing last must not replace the second."""
+    import threading
+
+    win, dialogs = window
+    first, second = tmp_path / "first.evstore", tmp_path / "second.evstore"
+    shutil.copy(demo_file, first)
+    shutil.copy(demo_file, second)
+    second_done = threading.Event()
+    real_open = sqlite_module.SQLiteEventStore.open.__func__
+    opened: list[Any] = []
+
+    def open_slowly(cls: Any, path: Path, **kwargs: Any) -> Any:
+        if Path(path).name == "first.evstore":
+            second_done.wait(15)  # the first open ends after the second
+        store = real_open(cls, path, **kwargs)
+        opened.append(store)
+        return store
+
+    monkeypatch.setattr(sqlite_module.SQLiteEventStore, "open", classmethod(open_slowly))
+    win.open_store(first)
+    with qtbot.waitSignal(win.store_opened, timeout=15_000):
+        win.open_store(second)
+    second_done.set()
+    qtbot.waitUntil(lambda: len(opened) == 2, timeout=15_000)
+    late = next(s for s in opened if s.path == first)
+
+    def let_go() -> bool:  # the first open's result arrives (queued) and is closed again
+        try:
+            late.head()
+        except Exception:  # noqa: BLE001 - apsw's "connection closed"
+            return True
+        return False
+
+    qtbot.waitUntil(let_go, timeout=15_000)
+    assert win.context.store is not None and win.context.store.path == second
+    assert Path(win.settings.get("store/last")) == second and dialogs.errors() == []
