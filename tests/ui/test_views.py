@@ -216,3 +216,9 @@ def test_type_and_time_range_filters_in_the_events_view(qtbot: QtBot, win: MainW
     assert 0 < len(expected) < store.counts_by_event_type()["DeviceConnected"]
     assert [view.model.position_at(r) for r in range(view.model.rowCount())] == expected
     assert view.count_label.text() == f"{len(expected):,} events match"
+    # The edits show minutes: the range is the minutes shown, whatever seconds the edit holds.
+    shown_since = since.replace(second=0, microsecond=0)
+    assert (query.since, query.until) == (shown_since, until.replace(second=59, microsecond=999999))
+    view.since_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(since.timestamp()) + 47, QTimeZone.utc()))
+    view._apply_filters()
+    assert view.model.query.since == shown_since  # 47 hidden seconds later: the same minute shown

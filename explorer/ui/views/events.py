@@ -243,7 +243,9 @@ class EventsView(QWidget):
         stream_type = self.stream_type_box.currentText()
         since = until = None
         if self.range_check.isChecked():
-            since = _utc(self.since_edit.dateTime())
+            # The edits show minutes: the range is from the first to the last minute shown,
+            # whatever seconds an edit holds (it is seeded with the store's exact times).
+            since = _utc(self.since_edit.dateTime()).replace(second=0, microsecond=0)
             until = _utc(self.until_edit.dateTime()).replace(second=59, microsecond=999999)
         self.model.update_query(
             event_types=(event_type,) if event_type and event_type != ALL else (),
