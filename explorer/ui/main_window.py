@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
         self.context.store_changed.connect(self._on_store_changed)
         self.context.head_changed.connect(lambda _head: self._update_title())
         self.context.position_changed.connect(lambda _pos: self._update_status())
+        self.context.head_changed.connect(lambda _head: self._update_status())
         self.context.stream_selected.connect(self._on_stream_selected)
 
         # Another process may append: the live feed notices (PRAGMA data_version, no table read).

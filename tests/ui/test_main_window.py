@@ -314,3 +314,19 @@ def test_of_two_quick_opens_the_store_asked_for_last_is_the_one_open(
     qtbot.waitUntil(let_go, timeout=15_000)
     assert win.context.store is not None and win.context.store.path == second
     assert Path(win.settings.get("store/last")) == second and dialogs.errors() == []
+
+
+def test_the_status_bar_follows_the_head(qtbot: QtBot, window: tuple[MainWindow, Dialogs], demo_file: Path,
+                                         tmp_path: Path) -> None:
+    from explorer.store import NewEvent
+    from explorer.store.base_types import ANY
+
+    win, _dialogs = window
+    path = tmp_path / "live.evstore"
+    shutil.copy(demo_file, path)
+    open_ok(qtbot, win, path)
+    head = win.context.head
+    with sqlite_module.SQLiteEventStore.open(path) as writer:  # another writer appends
+        writer.append("device-x", "Device", [NewEvent("DeviceRenamed", {"name": "x"})] * 3, ANY)
+    qtbot.waitUntil(lambda: win.context.head == head + 3, timeout=15_000)
+    assert f"/ {head + 3:,}" in win.status_label.text()

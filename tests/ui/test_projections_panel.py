@@ -126,3 +126,15 @@ def test_failed_and_rebuilding_rows(qtmodeltester) -> None:
     model.set_statuses([failed.__class__("graph", "G", 2, "catching-up", 40, 100, 60, 1.0), rebuilding], {},
                        paused=True)
     assert model.index(0, 1).data() == "paused"
+
+
+def test_caught_up_says_100_percent_only_when_nothing_is_left() -> None:
+    from explorer.projections.runner import ProjectionStatus
+
+    model = ProjectionStatusModel()
+    behind = ProjectionStatus("search", "Full-text search", 1, "catching-up", 45_637, 45_857, 220, 6.0)
+    model.set_statuses([behind], {}, paused=True)
+    assert model.index(0, 4).data() == "99%"  # 99.5 % applied: not "100%" while 220 events wait
+    model.set_statuses([ProjectionStatus("search", "Full-text search", 1, "live", 45_857, 45_857, 0, 0.0)], {},
+                       paused=False)
+    assert model.index(0, 4).data() == "100%"

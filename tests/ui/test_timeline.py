@@ -261,3 +261,21 @@ def test_follows_a_dark_palette(qtbot, context, views) -> None:
         state_matches(qtbot, context, state)
         state.tree.expandAll()
         assert save_artifact(splitter, "timeline_and_state_dark.png").exists()
+
+
+def test_a_store_opened_empty_gets_its_timeline_when_events_arrive(qtbot, tmp_path: Path) -> None:
+    from explorer.store.sqlite import SQLiteEventStore
+
+    store = SQLiteEventStore.create(tmp_path / "empty.evstore")
+    context = AppContext()
+    context.set_store(store)
+    timeline = TimelineView(context=context)
+    qtbot.addWidget(timeline)
+    assert timeline._span is None
+    store.append("device-1", "Device", [NewEvent("DeviceRenamed", {"name": "a"}) for _ in range(4)], ANY)
+    context.set_head(store.head().position)
+    assert timeline._span is not None and timeline._span[1] >= timeline._span[0]
+    qtbot.waitUntil(lambda: sum(timeline.histogram.getData()[1] if timeline.histogram.getData()[1] is not None
+                                else []) == 4, timeout=5000)
+    timeline.reader.wait()
+    context.set_store(None)

@@ -100,8 +100,8 @@ class ProjectionStatusModel(QAbstractTableModel):
                 return f"{s.checkpoint:,}"
             if col == 3:
                 return "-" if s.lag_events == 0 else f"{s.lag_events:,} events ({format_lag(s.lag_seconds)})"
-            if col == 4:
-                return f"{self._fraction(s):.0%}"
+            if col == 4:  # rounded down: "100%" only when nothing is left to apply
+                return f"{int(self._fraction(s) * 100)}%"
             if col == 5:
                 return f"{s.events_per_second:,.0f}" if s.events_per_second else "-"
         if role == FRACTION_ROLE and col == 4:

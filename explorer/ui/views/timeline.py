@@ -332,7 +332,14 @@ class TimelineView(QWidget):
     def _head_changed(self, head: int) -> None:
         store = self.context.store
         when = self.time_of(head) if head > 0 else None
-        if store is not None and when is not None and self._span is not None and when > self._span[1]:
+        if store is not None and when is not None and self._span is None:  # a store opened empty got events
+            span = store.time_span()
+            if span is not None:
+                self._span = (to_seconds(span[0]), to_seconds(span[1]))
+                self._set_limits()
+                self.zoom_to_fit()
+                self._rebucket_timer.start()
+        elif store is not None and when is not None and self._span is not None and when > self._span[1]:
             self._span = (self._span[0], when)
             self._set_limits()
             self._rebucket_timer.start()
