@@ -12,6 +12,7 @@ back, reason shown), or conflicted (re-decided on the fresh state; the user conf
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -56,6 +57,9 @@ NEW_DEVICE = "__new__"
 SLOW_CONFIRM_MS = 10_000
 ACTOR_KEY = "commands/actor"
 AUTO_RETRY_KEY = "commands/auto_retry"
+SHORT_ID = 8  # the characters of a device id the pickers show ("name (d23f0824)")
+_DEVICE_ID = re.compile(r"(?:device-)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.IGNORECASE)
+_LABEL = re.compile(r".*\(([0-9a-f]{%d})\)" % SHORT_ID, re.IGNORECASE | re.DOTALL)
 
 # Task names a person reads in the menu; other packs fall back to the class name.
 TASK_NAMES = {
@@ -140,6 +144,10 @@ def _devices_job(store: SQLiteEventStore, known: dict[str, tuple[str, bool]],
     return job
 
 
+class UnresolvedDevice(ValueError):
+    """What was typed into a device picker names no device, or more than one."""
+
+
 def _now_utc() -> QDateTime:
     return QDateTime.currentDateTimeUtc()
 
@@ -192,6 +200,10 @@ class CommandPanel(QWidget):
         self._touched = False  # no "not allowed" alarm before the user typed anything
         self._selected_before: str | None = None
         self._submit_store: SQLiteEventStore | None = None
+        # The device each picker of the form was set to by the user (field -> device id), kept while
+        # the same form is rebuilt (a rejection, a conflict, a reload) so a rebuild never chooses for them.
+        self._picked: dict[str, str] = {}
+        self._form_for: tuple[Any, Any] = (None, None)
 
         self.notice = QLabel()
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
@@ -458,6 +470,9 @@ class CommandPanel(QWidget):
             self.form.removeRow(0)
         self._editors = {}
         self._touched = False
+        form_for = (self.target.currentData(), command_type)
+        if form_for != self._form_for:
+            self._form_for, self._picked = form_for, {}
         if command_type is None:
             self.help.setText("")
             return
@@ -470,6 +485,8 @@ class CommandPanel(QWidget):
             editor.setObjectName(f"field-{spec.name}")
             self._editors[spec.name] = (editor_kind, editor)
             self.form.addRow(spec.metadata.get("label", spec.name), editor)
+            if editor_kind == "device" and self._picked.get(spec.name):
+                self._touched = True  # the user's own choice, kept: its problems are shown as such
 
     def _edited(self, *_: object) -> None:
         self._touched = True
@@ -500,9 +517,9 @@ class CommandPanel(QWidget):
             picker.setEditable(True)
             picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             picker.lineEdit().setPlaceholderText("a device (name or id)")
-            self._fill_picker(picker)
-            picker.currentIndexChanged.connect(changed)
-            picker.editTextChanged.connect(changed)
+            self._fill_picker(name, picker, remembered=True)
+            picker.currentIndexChanged.connect(lambda *_: self._picker_edited(name, picker))
+            picker.editTextChanged.connect(lambda *_: self._picker_edited(name, picker))
             return picker
         if kind == "uuid":
             row = QWidget()
@@ -521,9 +538,28 @@ class CommandPanel(QWidget):
         line.textChanged.connect(changed)
         return line
 
-    def _fill_picker(self, picker: QComboBox) -> None:
+    def _picker_edited(self, name: str, picker: QComboBox) -> None:
+        try:
+            chosen = self._field_value("device", picker)
+        except UnresolvedDevice:
+            chosen = ""
+        if chosen:
+            self._picked[name] = chosen
+        else:
+            self._picked.pop(name, None)
+        self._edited()
+
+    def _fill_picker(self, name: str, picker: QComboBox, *, remembered: bool = False) -> None:
+        """List the devices `picker` offers for the current task.
+
+        A new picker (`remembered`) shows the device the user chose on this form before, if it is still
+        offered, else nothing. A refresh keeps the text and cursor exactly as they were: the list
+        changes under the user (other writers), what they typed or chose does not.
+        """
         base = self.base
-        current = picker.currentData()
+        line = picker.lineEdit()
+        text, cursor = picker.currentText(), line.cursorPosition()
+        selected_from, selected = line.selectionStart(), len(line.selectedText())
         picker.blockSignals(True)
         picker.clear()
         if isinstance(self.task.currentData(), type) and self.task.currentData() is dev.DisconnectDevice:
@@ -535,15 +571,69 @@ class CommandPanel(QWidget):
             for stream_id, (_, active) in sorted(self.devices.items(), key=lambda kv: kv[1][0].lower()):
                 if stream_id != me and active:
                     picker.addItem(self.device_label(stream_id), dev.device_id_of(stream_id))
-        index = picker.findData(current)
-        picker.setCurrentIndex(index if index >= 0 else (0 if picker.count() else -1))
+        if remembered:
+            wanted = self._picked.get(name)
+            index = picker.findData(wanted) if wanted else -1
+            if wanted and index < 0 and base is not None:
+                del self._picked[name]  # no longer offered: back to no choice, never another device
+            picker.setCurrentIndex(index)
+        else:
+            index = picker.findText(text)
+            picker.setCurrentIndex(index)
+            if picker.currentText() != text:
+                picker.setEditText(text)
+            line.setCursorPosition(cursor)
+            if selected:
+                line.setSelection(selected_from, selected)
         picker.blockSignals(False)
 
     def _refresh_pickers(self) -> None:
-        for kind, editor in self._editors.values():
+        for name, (kind, editor) in self._editors.items():
             if kind == "device":
-                self._fill_picker(editor)  # type: ignore[arg-type]
+                self._fill_picker(name, editor)  # type: ignore[arg-type]
         self.update_preview()
+
+    def resolve_device(self, text: str, offered: list[str] | None = None) -> str:
+        """The device id `text` means: a (stream) id, a picker label, a name or a unique short id.
+
+        Where a name or a short id fits several devices, the one the picker `offered` (device ids)
+        wins, then the only active one. Raises UnresolvedDevice naming `text` otherwise.
+        """
+        text = text.strip()
+        full = _DEVICE_ID.fullmatch(text)
+        if full:
+            return full.group(1).lower()
+        label = _LABEL.fullmatch(text)
+        if label:
+            text_id = label.group(1).lower()
+            matches = [s for s in self.devices if dev.device_id_of(s).lower().startswith(text_id)]
+        else:
+            folded = text.casefold()
+            matches = [s for s, (name, _) in self.devices.items() if name.casefold() == folded]
+            if not matches and len(text) >= SHORT_ID:
+                matches = [s for s in self.devices if dev.device_id_of(s).lower().startswith(text.lower())]
+        if len(matches) > 1:
+            narrowed = [s for s in matches if dev.device_id_of(s) in (offered or ())]
+            if len(narrowed) != 1:
+                narrowed = [s for s in matches if self.devices[s][1]]
+            if len(narrowed) == 1:
+                matches = narrowed
+        if len(matches) == 1:
+            return dev.device_id_of(matches[0])
+        if matches:
+            labels = ", ".join(self.device_label(s) for s in sorted(matches, key=self.device_label)[:5])
+            more = ", …" if len(matches) > 5 else ""
+            raise UnresolvedDevice(f"“{text}” fits {len(matches)} devices ({labels}{more}): choose one from "
+                                   "the list, or type more of its id")
+        raise UnresolvedDevice(f"no device is named “{text}” or has an id starting with it: choose one from the "
+                               "list, or type a device's name or id")
+
+    def _named(self, text: str) -> str:
+        """`text` (a domain message) with the device ids it holds shown as the pickers show them."""
+        def label(match: re.Match[str]) -> str:
+            stream_id = dev.device_stream(match.group(1).lower())
+            return self.device_label(stream_id) if stream_id in self.devices else match.group(0)
+        return _DEVICE_ID.sub(label, text)
 
     def set_field(self, name: str, value: Any) -> None:
         """Put `value` into the form's editor of `name` (tests and scripted demos use this)."""
@@ -576,16 +666,21 @@ class CommandPanel(QWidget):
         if kind == "device":
             box: QComboBox = editor  # type: ignore[assignment]
             text = box.currentText().strip()
+            if not text:
+                return ""
             index = box.findText(text)
             if index >= 0:
                 return box.itemData(index)
-            return dev.device_id_of(text)  # a typed id or stream id
+            return self.resolve_device(text, [box.itemData(i) for i in range(box.count())])
         if kind == "uuid":
             return editor.findChild(QLineEdit, "uuid").text()  # type: ignore[union-attr]
         return editor.text()  # type: ignore[attr-defined]
 
     def current_command(self) -> Any:
-        """The command the form describes, or None when no task is chosen."""
+        """The command the form describes, or None when no task is chosen.
+
+        Raises UnresolvedDevice when a device picker holds text that names no device or several.
+        """
         command_type = self.task.currentData()
         if not isinstance(command_type, type):
             return None
@@ -605,7 +700,11 @@ class CommandPanel(QWidget):
         if self._building or self._submitting or self.status in ("submitted", "recorded"):
             return
         base = self.base
-        command = self.current_command()
+        try:
+            command = self.current_command()
+        except UnresolvedDevice as exc:
+            self._invalid(str(exc)[:1].upper() + str(exc)[1:] + ".", alarm=True)
+            return
         if base is None or command is None or self.context.store is None:
             self.submit.setEnabled(False)
             return
@@ -615,18 +714,11 @@ class CommandPanel(QWidget):
             command = commands.with_facts(store, command)
             result = commands.preview(base.state, command, stream_type=base.stream_type)
         except DomainError as exc:
-            self._command, self._preview = None, None
+            reason = self._named(str(exc))
             if self._touched:
-                self.message.setText(f"Not allowed: {exc}")
-                self.message.setStyleSheet("color: #b00020;")
+                self._invalid(f"Not allowed: {reason}", alarm=True)
             else:
-                self.message.setText(f"Fill in the form ({exc}).")
-                self.message.setStyleSheet("")
-            self.preview_text.setPlainText("")
-            self.submit.setEnabled(False)
-            self._set_status("invalid")
-            if self.context.pending is not None and self.context.pending.command_id == self._command_id:
-                self.context.set_pending(None)
+                self._invalid(f"Fill in the form ({reason}).", alarm=False)
             return
         self._command, self._preview = command, result
         self.message.setStyleSheet("")
@@ -639,6 +731,17 @@ class CommandPanel(QWidget):
         elif self.context.pending is not None and self.context.pending.command_id == self._command_id:
             self._publish(None)  # a form nobody touched yet marks nothing in the other views
         self._set_status("preview")
+
+    def _invalid(self, message: str, *, alarm: bool) -> None:
+        """The form describes no command that can be recorded: say why, withdraw the preview."""
+        self._command, self._preview = None, None
+        self.message.setText(message)
+        self.message.setStyleSheet("color: #b00020;" if alarm else "")
+        self.preview_text.setPlainText("")
+        self.submit.setEnabled(False)
+        self._set_status("invalid")
+        if self.context.pending is not None and self.context.pending.command_id == self._command_id:
+            self.context.set_pending(None)
 
     def _describe(self, stream_id: str, result: commands.Preview) -> str:
         pack = pack_for(self.base.stream_type if self.base else dev.STREAM_TYPE)
@@ -763,7 +866,7 @@ class CommandPanel(QWidget):
     def _on_submit_failed(self, exc: BaseException) -> None:
         self._submitting = False
         if isinstance(exc, DomainError):
-            self._roll_back(f"Rejected on the device's current state: {exc}")
+            self._roll_back(f"Rejected on the device's current state: {self._named(str(exc))}")
             self._set_status("rejected")
             self._keep_progress = True
             if self.base is not None and self.base.new and self.context.stream_id != self._selected_before:
@@ -829,11 +932,12 @@ class CommandPanel(QWidget):
                          conflict.loaded.state, new=False)
         self._unlock()
         if conflict.preview is None:
-            lines.append(f"Your command is no longer valid: {conflict.reason}")
+            reason = self._named(str(conflict.reason))
+            lines.append(f"Your command is no longer valid: {reason}")
             self.message.setText("Conflict: rejected on the fresh state")
             self.preview_text.setPlainText("\n".join(lines))
             self._publish(None)
-            self.progress.setText(f"Conflict, then rejected: {conflict.reason}")
+            self.progress.setText(f"Conflict, then rejected: {reason}")
             self.submit.setEnabled(False)
             self._set_status("rejected")
             return
@@ -918,6 +1022,7 @@ class CommandPanel(QWidget):
         self.submit.setText("Submit")
         self._unlock()
         self._keep_progress = True
+        self._picked = {}  # the choices went into the recorded command; the next one starts empty
         recorded = self.last_recorded
         if recorded is not None and self.target.currentData() == NEW_DEVICE:
             self._fill_targets()  # the new device is the selected stream now
@@ -929,6 +1034,7 @@ class CommandPanel(QWidget):
         if self.status in ("submitted", "recorded"):
             return
         self._reset_pending()
+        self._picked = {}  # start again: no device chosen
         self.reload_base()
 
     def _reset_pending(self, *, keep_progress: bool = False) -> None:
