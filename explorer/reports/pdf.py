@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,6 +113,43 @@ def _plain(text: str) -> str:
     return text.replace("\r\n", _SEP).replace("\n", _SEP) if "\n" in text else text
 
 
+_FSI, _PDI = "\u2068", "\u2069"  # FIRST STRONG ISOLATE, POP DIRECTIONAL ISOLATE
+_INITIATORS = "\u2066\u2067\u2068"  # LRI, RLI, FSI
+# What can reorder text: every character of bidi class R, AL or AN (the right-to-left scripts'
+# blocks, unassigned ones included: they default to R or AL) and the explicit controls (RLM,
+# embeddings, overrides, isolates). Checked against unicodedata: no such character is outside.
+_BIDI = re.compile("[\u0590-\u08ff\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff"
+                   "\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
+def _isolated(text: str) -> str:
+    """Text of its own (a cell, a user's value) as a bidi isolate, FSI … PDI.
+
+    Right-to-left text keeps its own order inside (its direction is its first strong letter's,
+    as if it stood alone) and cannot reorder what is around it: the next cell of a column laid out
+    in the same paragraph (U+2028 does not end one), or our numbers beside it. Its own isolates are
+    balanced so that our PDI closes only ours: an initiator left open gets its PDI, a PDI with no
+    initiator is left out (alone it does nothing). Its embeddings and overrides (U+202A-U+202E)
+    end at our PDI. Text with nothing that can reorder (no right-to-left letter, Arabic digit or
+    bidi control: ASCII, accents, arrows, CJK, emoji) is left as it is: it reads the same inside an
+    isolate or out, and an isolate costs Qt a run of its own to shape.
+    """
+    if text.isascii() or _BIDI.search(text) is None:
+        return text
+    if "\u2069" in text or any(c in text for c in _INITIATORS):
+        kept, depth = [], 0
+        for ch in text:
+            if ch in _INITIATORS:
+                depth += 1
+            elif ch == _PDI:
+                if not depth:
+                    continue
+                depth -= 1
+            kept.append(ch)
+        text = "".join(kept) + _PDI * depth
+    return _FSI + text + _PDI
+
+
 def _qt_text(text: str) -> tuple[str, int]:
     """The text as Qt will hold it, and its length in Qt's text positions: UTF-16 code units.
 
@@ -181,6 +219,7 @@ class _LaidTable:
         self._options, self._anywhere = [], []
         for c in columns:
             option = QTextOption(Qt.AlignRight | Qt.AlignTop if c.right else Qt.AlignLeft | Qt.AlignTop)
+            option.setTextDirection(Qt.LayoutDirection.LeftToRight)  # a cell's own direction: its isolate
             option.setWrapMode(QTextOption.WrapMode.WrapAnywhere if c.wrap_anywhere
                                else QTextOption.WrapMode.WordWrap)
             self._options.append(option)
@@ -226,7 +265,9 @@ class _LaidTable:
             todo = [t for t in distinct if t not in seen]
             found: dict[str, tuple[list[Any], int, _Cut | None]] = {}
             if todo:
-                qt_texts = [_qt_text(t) for t in todo]
+                # Each cell is a bidi isolate: U+2028 does not end a bidi paragraph, so right-to-left
+                # text at a cell's end would otherwise reorder the digits that start the next one.
+                qt_texts = [_qt_text(_isolated(t)) for t in todo]
                 layout = QTextLayout(_SEP.join(t for t, _ in qt_texts), font, self._device)
                 option, anywhere = self._options[k], self._anywhere[k]
                 layout.setTextOption(option)
@@ -431,13 +472,15 @@ class _Flow:
             h, i = self.report.header, self.report.integrity
             fm, fm_bold = self.fm(self.f_small), self.fm(self.f_small_bold)
             store = "Event Explorer audit report · store "
-            store += fm.elidedText(_one_line(h.store_name, 200), Qt.ElideRight,
-                                   self.width * 0.45 - fm.horizontalAdvance(store))
+            # The user's values are isolated (_isolated): right-to-left text in them must not reorder
+            # our text and numbers beside them (the footer's digest).
+            store += _isolated(fm.elidedText(_one_line(h.store_name, 200), Qt.ElideRight,
+                                             self.width * 0.45 - fm.horizontalAdvance(store)))
             title = fm_bold.elidedText(_one_line(h.title, 500), Qt.ElideRight,
                                        self.width - fm.horizontalAdvance(store) - 12)
             before, after = f"Generated {h.generated_at_utc} by ", f" · event-list digest {i.event_list_digest}"
             room = self.width * 0.8 - fm.horizontalAdvance(before + after) - 4
-            by = fm.elidedText(_one_line(h.generated_by, 500), Qt.ElideRight, max(room, 0.0))
+            by = _isolated(fm.elidedText(_one_line(h.generated_by, 500), Qt.ElideRight, max(room, 0.0)))
             self._header_texts = (title, store, before + by + after)
         return self._header_texts
 
@@ -642,7 +685,8 @@ def display_time(iso: str) -> str:
 
 
 def _event_cells(e: ReportEntry, mark: str) -> list[str]:
-    return [f"{e.position:,}{mark}", display_time(e.recorded_at), display_time(e.occurred_at), f"{e.stream_id} v{e.version}", e.type, e.actor,
+    return [f"{e.position:,}{mark}", display_time(e.recorded_at), display_time(e.occurred_at),
+            f"{_isolated(e.stream_id)} v{e.version}", e.type, e.actor,
             e.sentence, e.changes_text()]
 
 
@@ -654,7 +698,7 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
     kv_mono = [Column("", 150), Column("", 632, mono=True, wrap_anywhere=True)]
     flow.heading("Report")
     flow.table(kv, [
-        ["Store", f"{h.store_name} ({h.store_path})"], ["Store id", h.store_id],
+        ["Store", f"{_isolated(h.store_name)} ({_isolated(h.store_path)})"], ["Store id", h.store_id],
         ["Generated at (UTC)", h.generated_at_utc], ["Generated at (local)", h.generated_at_local],
         ["Generated by", h.generated_by], ["Event Explorer version", h.app_version],
     ], header=False, key_bold=True)
@@ -666,7 +710,7 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
     flow.heading("Summary")
     flow.paragraph(f"{i.event_count:,} event(s) listed; {s.streams_changed:,} stream(s) changed in the range.")
     if s.first_event is not None and s.last_event is not None:
-        flow.table(kv, [[label, f"#{e.position:,} · {e.recorded_at} · {e.sentence}"]
+        flow.table(kv, [[label, f"#{e.position:,} · {e.recorded_at} · {_isolated(e.sentence)}"]
                         for label, e in (("First event", s.first_event), ("Last event", s.last_event))],
                    header=False, key_bold=True)
     types, actors = list(s.counts_by_type.items()), list(s.counts_by_actor.items())
@@ -689,7 +733,7 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
         flow.heading("What changed in the range, per stream")
         flow.table([Column("Stream", 200, wrap_anywhere=True), Column("Versions", 60),
                     Column("Changed fields (at the end of the range)", 522)],
-                   [[f"{st.name} ({st.stream_id})" if st.name else st.stream_id,
+                   [[f"{_isolated(st.name)} ({_isolated(st.stream_id)})" if st.name else st.stream_id,
                      f"{st.start_version} → {st.end_version}", "; ".join(c.text() for c in st.changes) or "no change"]
                     for st in s.streams])
         if s.streams_changed > len(s.streams):
@@ -698,7 +742,8 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
     elif s.streams:
         flow.heading("State at the start and the end of the range")
         for stream in s.streams:
-            title = f"{stream.name} ({stream.stream_id})" if stream.name else stream.stream_id
+            title = (f"{_isolated(stream.name)} ({_isolated(stream.stream_id)})" if stream.name
+                     else _isolated(stream.stream_id))
             flow.y += 5
             flow.paragraph(f"{title} · version {stream.start_version} → {stream.end_version}", flow.f_bold)
             if stream.changes:
@@ -721,7 +766,7 @@ def _compose(flow: _Flow, report: Report, entries: Sequence[ReportEntry]) -> Non
         for e in entries:
             body = orjson.dumps({"data": e.data, "metadata": e.metadata, "event_id": e.event_id,
                                  "event_hash": e.event_hash}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
-            flow.paragraph(f"#{e.position:,} {e.type} · {e.stream_id} v{e.version}", flow.f_bold)
+            flow.paragraph(f"#{e.position:,} {_isolated(e.type)} · {_isolated(e.stream_id)} v{e.version}", flow.f_bold)
             flow.paragraph(body, flow.f_small_mono, "#222222")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -262,3 +263,65 @@ def test_long_unbroken_text_stays_on_the_page_and_the_footer_keeps_its_digest(tm
     assert title_text.endswith("…") and fm_bold.horizontalAdvance(title_text) + fm.horizontalAdvance(store_text) < flow.width
     assert footer.endswith(f" · event-list digest {flow.report.integrity.event_list_digest}")
     assert "W…" in footer and fm.horizontalAdvance(footer) <= flow.width * 0.8
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_right_to_left_text_does_not_reorder_the_next_cell_or_line(tmp_path: Path) -> None:
+    # A column's cells are laid out in one paragraph (joined by U+2028, which does not end a bidi
+    # paragraph): a cell ending in Arabic made the digits that start the next one Arabic numbers,
+    # and "#4 · 2026-11-27T…" was drawn "#27-11-2026 · 4T…". Each cell is a bidi isolate now.
+    arabic = "\u0634\u0631\u0643\u0629"  # "شركة"
+    device = "0f1e2d3c-0000-4000-8000-000000000001"
+    with SQLiteEventStore.create(tmp_path / "s.evstore") as store:
+        store.append(f"device-{device}", "Device", [
+            NewEvent("DeviceRegistered", {"device_id": device, "name": "gateway-1", "kind": "phone", "owner": arabic},
+                     {"actor": "alice"}),
+            *(NewEvent("CallReported", {"direction": "out", "number": f"+1 555 000{n}", "duration_s": 3 + n,
+                                        "occurred_at": "2026-10-10T02:00:00Z"}, {"actor": actor})
+              for n, actor in enumerate([arabic, "2026 ops", arabic])),
+        ], NO_STREAM)
+        written = write_report(store, ReportScope(), tmp_path / "r.pdf", generated_by=arabic)
+    text = _pdf_text(tmp_path / "r.pdf")
+    flat = _flat(text)
+    when = r"2026-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z"
+    assert re.search(rf"Firstevent#1·{when}·Devicegateway-1registered\(phone,owner", flat), text
+    assert re.search(rf"#4·{when}·Outgoingcallto\+15550002ongateway-1,5s", flat), text
+    assert "2026ops" in flat  # after an Arabic actor in the same column
+    rows = _event_rows(text)
+    assert sorted(rows) == [1, 2, 3, 4]
+    for n, row in rows.items():
+        assert re.match(rf"{n}2026-\d\d-\d\d\d\d:\d\d:\d\d\.\d+Z", _flat(row)), row
+        if n > 1:
+            assert f"Outgoingcallto+1555000{n - 2}ongateway-1,{n + 1}s" in _flat(row), row
+    assert flat.count(f"event-listdigest{written.report.integrity.event_list_digest}") == written.pages + 1  # footers, end of list
+    # The Arabic is still there, drawn right to left: its glyphs (presentation forms) come out in
+    # visual order, the last letter first.
+    assert unicodedata.normalize("NFKC", text).count(arabic[::-1]) >= 6
+
+
+def test_a_cells_bidi_controls_and_right_to_left_text_stay_in_their_cell(tmp_path: Path) -> None:
+    arabic = "\u0634\u0631\u0643\u0629"
+    before = [arabic, f"x {arabic}", "\u202eoverride", "\u202bembedded \u05e9", "stray \u2069 pop " + arabic,
+              "open \u2067isolate " + arabic, "\u2068\u2068two open " + arabic, "\u2066ok\u2069 " + arabic]
+    rows = []
+    for n, cell in enumerate(before):
+        rows += [[cell, cell, cell], [f"{n}1 · 2{n}", f"#{n} · 2026-0{n}-01", f"{n}0 after"]]
+    text = _flat(_table_pdf(tmp_path / "t.pdf", rows))
+    for n in range(len(before)):
+        assert f"{n}1·2{n}" in text and f"#{n}·2026-0{n}-01" in text and f"{n}0after" in text, (n, text)
+
+
+def test_isolated_text() -> None:
+    fsi, pdi = "\u2068", "\u2069"
+    assert pdf._isolated("plain ascii 12") == "plain ascii 12"
+    assert pdf._isolated("\u0634 12") == f"{fsi}\u0634 12{pdi}"
+    assert pdf._isolated(f"a{pdi}b") == f"{fsi}ab{pdi}"  # a PDI with no initiator would close ours
+    assert pdf._isolated("\u2067a") == f"{fsi}\u2067a{pdi}{pdi}"  # an open isolate is closed first
+    assert pdf._isolated(f"\u2066a{pdi}{pdi}") == f"{fsi}\u2066a{pdi}{pdi}"
+    # Text that cannot reorder anything is left as it is (an isolate costs Qt a run to shape).
+    assert pdf._isolated("é → 漢字 🙂 \u200e") == "é → 漢字 🙂 \u200e"
+    assert pdf._isolated("\u0661\u0662") == f"{fsi}\u0661\u0662{pdi}"  # Arabic-Indic digits (AN)
+    assert pdf._isolated("a\u202eb") == f"{fsi}a\u202eb{pdi}"
