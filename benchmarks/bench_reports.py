@@ -132,8 +132,9 @@ def _dialog_child(store_path: str, events: int, out_dir: str) -> dict[str, Any]:
 def _summary_pass() -> int:
     """The summary pass (`analyse`: what the dialog's preview and an HTML report's first pass run)
     vs a pass that makes every entry's sentence and changed fields (what `analyse` did before)."""
+    from explorer.reports import parallel
     from explorer.reports.model import ReportScope, analyse, start_report
-    from explorer.reports.writer import write_report
+    from explorer.reports.writer import summary_run, write_report
     from explorer.store.sqlite import SQLiteEventStore
 
     def full_pass(store: SQLiteEventStore) -> None:
@@ -146,6 +147,7 @@ def _summary_pass() -> int:
     work = {
         "read_all 1M": lambda: sum(1 for _ in big.read_all()),
         "summary pass 1M": lambda: analyse(big, ReportScope()),
+        "summary split 1M": lambda: summary_run(big, ReportScope()),
         "full pass 1M": lambda: full_pass(big),
         "read_all 100k": lambda: sum(1 for _ in small.read_all()),
         "html 100k": lambda: write_report(small, ReportScope(), Path(out) / "r.html"),
@@ -163,10 +165,23 @@ def _summary_pass() -> int:
     print(f"summary pass, whole store (medians of 3, load {min(loads):.1f}-{max(loads):.1f}):")
     for name, value in med.items():
         print(f"     {name:16s} {value:6.2f} s  (runs {', '.join(f'{v:.2f}' for v in times[name])})")
-    print(f"     1M: summary / full = {med['summary pass 1M'] / med['full pass 1M']:.2f}; "
+    print(f"     1M: split / one = {med['summary split 1M'] / med['summary pass 1M']:.2f}; "
+          f"summary / full = {med['summary pass 1M'] / med['full pass 1M']:.2f}; "
           f"summary / read_all = {med['summary pass 1M'] / med['read_all 1M']:.2f}, "
           f"full / read_all = {med['full pass 1M'] / med['read_all 1M']:.2f}")
     print(f"     html 100k / read_all 100k = {med['html 100k'] / med['read_all 100k']:.2f}")
+    print("     the summary pass of the first N events of the 100k store, one process vs split over 2 (medians of 3):")
+    parallel.SUMMARY_MIN_EVENTS = 2  # every size split, to find where it pays
+    for events in (20_000, 50_000, 100_000):
+        scope = ReportScope(to_position=events)
+        pair: dict[str, list[float]] = {"one": [], "split": []}
+        for _ in range(3):
+            for name, job in (("one", lambda: analyse(small, scope)), ("split", lambda: summary_run(small, scope))):
+                started = time.perf_counter()
+                job()
+                pair[name].append(time.perf_counter() - started)
+        one, two = statistics.median(pair["one"]), statistics.median(pair["split"])
+        print(f"     {events:>7,} events: one {one:.2f} s, split {two:.2f} s, split / one = {two / one:.2f}")
     return 0
 
 

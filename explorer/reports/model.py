@@ -646,7 +646,7 @@ def iter_entries(
 
     `summary_only` (a pass that only counts, for the summary page): entries after the first come
     without sentence and changed fields, which are more than half the work; the last one's are
-    owed in `folds.texts_owed` (`ReportRun.entries` settles them).
+    owed in `folds.texts_owed` (`settle_last_texts` pays them).
     """
     if resolved.empty:
         return
@@ -1185,23 +1185,8 @@ class ReportRun:
                                   progress=progress, cancelled=cancelled, summary_only=summary_only):
             add(entry)
             yield entry
-        if builder.last is not None and builder.folds is not None:
-            builder.last = self._with_texts(builder.last, builder.folds, tt, cancelled)
+        settle_last_texts(builder, self.store, self.resolved, tt, cancelled)
         self.finish(builder)
-
-    def _with_texts(self, entry: ReportEntry, folds: _StreamFolds, tt: TimeTravel,
-                    cancelled: Cancelled | None) -> ReportEntry:
-        """`entry` with the sentence and changed fields a summary pass left out, exactly as a
-        full pass makes them."""
-        owed = folds.texts_owed
-        if owed is None or owed.position != entry.position:
-            return entry  # made whole as it was listed
-        if owed.names_learnt == folds.names_learnt:  # every name lookup answers as it did then
-            sentence, changes = entry_texts(*owed[1:9], folds.name_of)
-            return replace(entry, sentence=sentence, changes=changes)
-        # A name changed after it (a rename that filters hide): fold the range again up to it.
-        return next(iter_entries(self.store, self.resolved, time_travel=tt, cancelled=cancelled,
-                                 emit_from=entry.position, emit_to=entry.position))
 
     def finish(self, builder: SummaryBuilder,
                streams_part: tuple[tuple[StreamSummary, ...], int] | None = None) -> Report:
@@ -1215,6 +1200,22 @@ class ReportRun:
             include_data=self.include_data,
         )
         return self.report
+
+
+def settle_last_texts(builder: SummaryBuilder, store: SQLiteEventStore, resolved: ResolvedScope,
+                      time_travel: TimeTravel, cancelled: Cancelled | None = None) -> None:
+    """Give the builder's last entry the sentence and changed fields a summary pass left out,
+    exactly as a full pass makes them (see `iter_entries(summary_only=)`)."""
+    entry, folds = builder.last, builder.folds
+    owed = folds.texts_owed if folds is not None else None
+    if entry is None or folds is None or owed is None or owed.position != entry.position:
+        return  # none, or made whole as it was listed
+    if owed.names_learnt == folds.names_learnt:  # every name lookup answers as it did then
+        sentence, changes = entry_texts(*owed[1:9], folds.name_of)
+        builder.last = replace(entry, sentence=sentence, changes=changes)
+    else:  # a name changed after it (a rename that filters hide): fold the range again up to it
+        builder.last = next(iter_entries(store, resolved, time_travel=time_travel, cancelled=cancelled,
+                                         emit_from=entry.position, emit_to=entry.position))
 
 
 def start_report(

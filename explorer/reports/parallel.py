@@ -27,6 +27,8 @@ import multiprocessing.connection
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,6 +39,7 @@ from explorer.reports.model import (
     Cancelled,
     PartSummary,
     Progress,
+    Report,
     ReportCancelled,
     ReportError,
     ReportRun,
@@ -44,6 +47,7 @@ from explorer.reports.model import (
     StreamSummary,
     SummaryBuilder,
     iter_entries,
+    settle_last_texts,
 )
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import TimeTravel
@@ -52,8 +56,10 @@ from explorer.timetravel import TimeTravel
 # broke even at ~11,000 events and took 0.83 / 0.59 of one process's time at 20,000 / 100,000
 # (docs/benchmarks.md). Each part gets at least half of it.
 PARALLEL_MIN_EVENTS = 20_000
+SUMMARY_MIN_EVENTS = 50_000  # a summary pass costs less than half as much an event (docs/benchmarks.md)
 MAX_PARTS = 8
 FOLD_SHARE = 0.2  # CPU of folding an event / listing it as a CSV row: 8 / 42-48 µs on the demo store
+SUMMARY_FOLD_SHARE = 0.4  # / counting it in a summary pass (no texts): ~10 / ~26 µs
 POLL_S = 0.1
 
 _progress: Any = None  # in a part's process: the shared array of positions done per part
@@ -72,7 +78,8 @@ class PartJob:
         store_path: the store, opened read-only by the part.
         resolved: the whole report's pinned scope.
         first / last: the positions this part lists (inclusive).
-        fmt: "csv" (the part writes CSV rows) or "json" (JSON event lines, `,\n` between them).
+        fmt: "csv" (the part writes CSV rows), "json" (JSON event lines, `,\n` between them) or
+            "summary" (no rows: a summary pass, for `summarise_split`).
         rows_path: where the part writes its rows.
         digest_path: where it writes its event-list digest lines (`"<position> <event hash>\\n"`).
         summarise_streams: True for the last part: it returns the per-stream summary.
@@ -105,21 +112,24 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def parts_for(store: SQLiteEventStore, resolved: ResolvedScope, cores: int | None = None) -> int:
+def parts_for(store: SQLiteEventStore, resolved: ResolvedScope, cores: int | None = None,
+              min_events: int | None = None) -> int:
     """How many parts a report of this scope is worth splitting into (1: not split).
 
     What counts is the events the parts read: every position of the range, or for a set of
-    streams only their events in it (a device's month in a large store is not split).
+    streams only their events in it (a device's month in a large store is not split), against
+    `min_events` (PARALLEL_MIN_EVENTS for a listing; a summary pass uses SUMMARY_MIN_EVENTS).
     """
     if resolved.empty:
         return 1
+    min_events = PARALLEL_MIN_EVENTS if min_events is None else min_events  # (read now: tests change it)
     if resolved.stream_ids is None:
         events = resolved.last_position - resolved.first_position + 1
     else:
         events = store.count_events_of(resolved.stream_ids, resolved.first_position, resolved.last_position)
-    if events < PARALLEL_MIN_EVENTS:
+    if events < min_events:
         return 1
-    return max(1, min(cores or available_cores(), MAX_PARTS, events // (PARALLEL_MIN_EVENTS // 2)))
+    return max(1, min(cores or available_cores(), MAX_PARTS, events // (min_events // 2)))
 
 
 def plan_parts(first: int, last: int, parts: int, fold_share: float = FOLD_SHARE) -> list[tuple[int, int]]:
@@ -170,9 +180,7 @@ def run_part(job: PartJob) -> PartResult:
     """List one part (in its own process): rows and digest lines into files, counts back to the parent."""
     store = SQLiteEventStore.open(job.store_path, read_only=True)
     try:
-        text = job.fmt == "csv"
-        with open(job.rows_path, "w" if text else "wb", **_TEXT if text else {}) as out, \
-                open(job.digest_path, "w", **_TEXT) as digest_lines:
+        with open(job.digest_path, "w", **_TEXT) as digest_lines:
             tt = TimeTravel(store, None)
             builder = SummaryBuilder(job.resolved, digest_lines=digest_lines)
             slot = job.index
@@ -181,8 +189,9 @@ def run_part(job: PartJob) -> PartResult:
                 if _progress is not None:
                     _progress[slot] = done
 
+            summary_only = job.fmt == "summary"
             entries = iter_entries(store, job.resolved, time_travel=tt, on_fold=builder.attach, progress=progress,
-                                   emit_from=job.first, emit_to=job.last)
+                                   emit_from=job.first, emit_to=job.last, summary_only=summary_only)
 
             def counted() -> Any:
                 add = builder.add
@@ -190,7 +199,13 @@ def run_part(job: PartJob) -> PartResult:
                     add(entry)
                     yield entry
 
-            rows = csv_report.write_rows(counted(), out) if text else json_report.write_events(counted(), out)
+            if summary_only:
+                rows = sum(1 for _entry in counted())
+                settle_last_texts(builder, store, job.resolved, tt)
+            else:
+                text = job.fmt == "csv"
+                with open(job.rows_path, "w" if text else "wb", **_TEXT if text else {}) as out:
+                    rows = csv_report.write_rows(counted(), out) if text else json_report.write_events(counted(), out)
             summary = builder.part()
         streams = builder.stream_summaries(store, tt) if job.summarise_streams else None
         return PartResult(rows, summary, streams)
@@ -260,6 +275,34 @@ def _run_parts(context: Any, jobs: list[PartJob], done: Any, span: int, progress
             reader.close()
 
 
+@contextmanager
+def _parts_run(run: ReportRun, fmt: str, parts: int, workdir: Path, progress: Progress | None,
+               cancelled: Cancelled | None, fold_share: float) -> Iterator[tuple[list[PartJob], list[PartResult]]]:
+    """Run the parts of `run` and yield their jobs and results while their files still exist."""
+    resolved = run.resolved
+    first = resolved.first_position
+    plan = plan_parts(first, resolved.last_position, parts, fold_share)
+    context = multiprocessing.get_context("spawn")
+    done = context.Array("q", len(plan), lock=False)
+    span = sum(last - first + 1 for _a, last in plan)  # every part counts positions from the range's start
+    with tempfile.TemporaryDirectory(prefix=".report-parts-", dir=workdir) as tmp:
+        jobs = [PartJob(k, str(run.store.path), resolved, a, b, fmt, str(Path(tmp) / f"part-{k}.{fmt}"),
+                        str(Path(tmp) / f"part-{k}.digest"), k == len(plan) - 1)
+                for k, (a, b) in enumerate(plan)]
+        yield jobs, _run_parts(context, jobs, done, span, progress, cancelled)
+    if progress is not None:
+        progress(span, span)
+
+
+def _finish(run: ReportRun, jobs: list[PartJob], results: list[PartResult]) -> Report:
+    """Merge the parts' counts and digest lines in order; fill `run.report`."""
+    builder = SummaryBuilder(run.resolved)
+    for job, result in zip(jobs, results):
+        builder.merge(result.summary)
+        builder.digest.add_file(job.digest_path, result.summary.count)
+    return run.finish(builder, results[-1].streams)
+
+
 def write_split(run: ReportRun, out: BinaryIO, *, fmt: str, parts: int, workdir: Path,
                 progress: Progress | None = None, cancelled: Cancelled | None = None) -> int:
     """Write the whole CSV or JSON report of `run` to `out` with `parts` processes; fill `run.report`.
@@ -268,17 +311,7 @@ def write_split(run: ReportRun, out: BinaryIO, *, fmt: str, parts: int, workdir:
     Raises ReportCancelled when `cancelled()` turns true (the processes are stopped at once),
     and re-raises any error of a part.
     """
-    resolved = run.resolved
-    first = resolved.first_position
-    plan = plan_parts(first, resolved.last_position, parts)
-    context = multiprocessing.get_context("spawn")
-    done = context.Array("q", len(plan), lock=False)
-    span = sum(last - first + 1 for _a, last in plan)  # every part counts positions from the range's start
-    with tempfile.TemporaryDirectory(prefix=".report-parts-", dir=workdir) as tmp:
-        jobs = [PartJob(k, str(run.store.path), resolved, a, b, fmt, str(Path(tmp) / f"part-{k}.{fmt}"),
-                        str(Path(tmp) / f"part-{k}.digest"), k == len(plan) - 1)
-                for k, (a, b) in enumerate(plan)]
-        results = _run_parts(context, jobs, done, span, progress, cancelled)
+    with _parts_run(run, fmt, parts, workdir, progress, cancelled, FOLD_SHARE) as (jobs, results):
         if fmt == "csv":
             out.write(csv_report.csv_line(csv_report.COLUMNS).encode())
         else:
@@ -290,14 +323,19 @@ def write_split(run: ReportRun, out: BinaryIO, *, fmt: str, parts: int, workdir:
             with open(job.rows_path, "rb") as part:
                 shutil.copyfileobj(part, out, 1 << 20)
             written += result.rows
-        builder = SummaryBuilder(resolved)
-        for job, result in zip(jobs, results):
-            builder.merge(result.summary)
-            builder.digest.add_file(job.digest_path, result.summary.count)
-    report = run.finish(builder, results[-1].streams)
-    if fmt == "json":
-        json_report.write_tail(report, written, out)
-    out.flush()
-    if progress is not None:
-        progress(span, span)
+        report = _finish(run, jobs, results)
+        if fmt == "json":
+            json_report.write_tail(report, written, out)
+        out.flush()
     return written
+
+
+def summarise_split(run: ReportRun, *, parts: int, workdir: Path, progress: Progress | None = None,
+                    cancelled: Cancelled | None = None) -> Report:
+    """The summary pass of `run` (`model.analyse`) with `parts` processes; fill `run.report`.
+
+    The same report as one process's: the parts' first entries are whole, each part settles its
+    last (`settle_last_texts`), and the last part's last is the report's.
+    """
+    with _parts_run(run, "summary", parts, workdir, progress, cancelled, SUMMARY_FOLD_SHARE) as (jobs, results):
+        return _finish(run, jobs, results)

@@ -29,8 +29,8 @@ from explorer.reports.model import (
     Progress,
     Report,
     ReportError,
+    ReportRun,
     ReportScope,
-    analyse,
     iter_entries,
     start_report,
 )
@@ -183,6 +183,26 @@ def _named(exc: OSError, path: Path) -> OSError:
     return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
+def summary_run(store: SQLiteEventStore, scope: ReportScope, *, progress: Progress | None = None,
+                cancelled: Cancelled | None = None, jobs: int | None = None, workdir: Path | None = None,
+                **options: Any) -> ReportRun:
+    """The summary pass of a report (header, summary and integrity: `run.report`, no list), as
+    `model.analyse` makes it, split over processes when the scope is large (`parallel.py`); the
+    parts' files go to `workdir` (default: the system's temporary folder)."""
+    run = start_report(store, scope, **options)
+    parts = parallel.parts_for(store, run.resolved, cores=jobs, min_events=parallel.SUMMARY_MIN_EVENTS)
+    if parts > 1:
+        try:
+            parallel.summarise_split(run, parts=parts, workdir=workdir or Path(tempfile.gettempdir()),
+                                     progress=progress, cancelled=cancelled)
+            return run
+        except parallel.SplitUnavailable as exc:  # the same summary, from this process only
+            log.warning("summary in one process: %s", exc)
+    for _entry in run.entries(progress, cancelled, summary_only=True):
+        pass
+    return run
+
+
 def _phase(progress: Progress | None, phase: int, phases: int) -> Progress | None:
     """Map one pass's progress onto a share of the whole (two-pass formats)."""
     if progress is None:
@@ -259,7 +279,8 @@ def write_report(
     if kind == "pdf":
         return _write_pdf(store, scope, target, options, progress, cancelled)
     # HTML prints the summary and integrity before the list: an analysing pass, then a writing one.
-    first = analyse(store, scope, progress=_phase(progress, 0, 2), cancelled=cancelled, **options)
+    first = summary_run(store, scope, progress=_phase(progress, 0, 2), cancelled=cancelled, jobs=jobs,
+                        workdir=target.parent, **options)
     report = first.report
     assert report is not None
     tt = time_travel or TimeTravel(store, None)

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 
 from explorer.reports import csv as csv_report
 from explorer.reports import parallel
-from explorer.reports.model import FieldChange, ReportCancelled, ReportEntry, ReportScope, start_report
+from explorer.reports.model import FieldChange, ReportCancelled, ReportEntry, ReportScope, analyse, start_report
 from explorer.reports.verify import verify_report
 from explorer.reports.writer import write_report
+from explorer.store.base_types import NO_STREAM
+from explorer.store.records import NewEvent
 from explorer.store.sqlite import SQLiteEventStore
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -98,6 +100,53 @@ def test_a_split_json_equals_the_one_process_json(store: SQLiteEventStore, tmp_p
     assert split.processes == 3 and split.events == whole.events == len(one["events"])
     assert split.report.integrity == whole.report.integrity
     assert verify_report(store, tmp_path / "three.json").ok
+
+
+@pytest.mark.parametrize("scope", [
+    ReportScope(),
+    ReportScope(from_position=300, to_position=1200),
+    ReportScope(event_types=("DeviceRenamed",), from_position=1900),  # parts that list nothing
+    ReportScope(actors=("alice", "ops-bot")),
+], ids=["whole", "range", "sparse", "actor"])
+def test_a_split_summary_pass_makes_the_report_of_one_process(store: SQLiteEventStore, tmp_path: Path,
+                                                              scope: ReportScope) -> None:
+    """The Report dialog's preview and an HTML report's first pass, over 3 processes."""
+    one = analyse(store, scope, now=NOW).report
+    run = start_report(store, scope, now=NOW)
+    seen: list[tuple[int, int]] = []
+    three = parallel.summarise_split(run, parts=3, workdir=tmp_path,
+                                     progress=lambda done, total: seen.append((done, total)))
+    assert three == run.report == one
+    assert one.integrity.event_count == 0 or (one.summary.last_event.sentence and one.summary.first_event.sentence)
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert list(tmp_path.iterdir()) == []  # the parts' files are gone
+
+
+def test_a_split_summary_names_the_last_event_as_it_was_before_a_hidden_rename(tmp_path: Path) -> None:
+    with SQLiteEventStore.create(tmp_path / "s.evstore") as writable:
+        writable.append("device-d1", "Device", [
+            NewEvent("DeviceRegistered", {"device_id": "d1", "name": "old-name", "kind": "sensor", "owner": "o"}),
+            *[NewEvent("CallReported", {"direction": "in", "number": f"+1 55{k}", "duration_s": k}) for k in range(6)],
+            NewEvent("DeviceRenamed", {"name": "new-name"}),
+        ], NO_STREAM)
+    scope = ReportScope(event_types=("CallReported",))
+    with SQLiteEventStore.open(tmp_path / "s.evstore", read_only=True) as store:
+        one = analyse(store, scope, now=NOW).report
+        run = start_report(store, scope, now=NOW)
+        two = parallel.summarise_split(run, parts=2, workdir=tmp_path)
+    assert two.summary.last_event.sentence == "Incoming call from +1 555 on old-name, 5 s"
+    assert two == one
+
+
+def test_the_preview_of_a_large_scope_is_split(store: SQLiteEventStore, monkeypatch, tmp_path: Path) -> None:
+    from explorer.reports.writer import summary_run
+
+    monkeypatch.setattr(parallel, "SUMMARY_MIN_EVENTS", 400)
+    calls: list[int] = []
+    real = parallel.summarise_split
+    monkeypatch.setattr(parallel, "summarise_split", lambda run, **kw: calls.append(kw["parts"]) or real(run, **kw))
+    run = summary_run(store, ReportScope(), jobs=2, now=NOW, workdir=tmp_path)
+    assert calls == [2] and run.report == analyse(store, ReportScope(), now=NOW).report
 
 
 def test_a_cancelled_split_report_leaves_no_file(store: SQLiteEventStore, tmp_path: Path) -> None:

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.reports.model import ReportCancelled, ReportError, ReportScope, analyse
-from explorer.reports.writer import FORMATS, ReportResult, report_files, write_report
+from explorer.reports.model import ReportCancelled, ReportError, ReportScope
+from explorer.reports.writer import FORMATS, ReportResult, report_files, summary_run, write_report
 from explorer.store.bookmarks import BookmarkStore
 from explorer.store.readdb import ReadDatabase
 from explorer.store.sqlite import SQLiteEventStore
@@ -360,8 +360,8 @@ class ReportDialog(QDialog):
             from explorer.reports.pdf import render_first_page
 
             try:
-                run = analyse(clone, scope, title=title, bookmarks=bookmarks, cancelled=cancelled,
-                              progress=progress, time_travel=TimeTravel(clone, None))
+                run = summary_run(clone, scope, title=title, bookmarks=bookmarks, cancelled=cancelled,
+                                  progress=progress, time_travel=TimeTravel(clone, None))
                 assert run.report is not None
                 return render_first_page(run.report, [], scale=PREVIEW_SCALE, count=False), run.report
             finally:
