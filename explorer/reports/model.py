@@ -1188,6 +1188,13 @@ class ReportRun:
         settle_last_texts(builder, self.store, self.resolved, tt, cancelled)
         self.finish(builder)
 
+    def summarise(self, progress: Progress | None = None, cancelled: Cancelled | None = None) -> Report:
+        """One summary pass in this process (no list kept); returns (and fills) `report`."""
+        for _entry in self.entries(progress, cancelled, summary_only=True):
+            pass
+        assert self.report is not None
+        return self.report
+
     def finish(self, builder: SummaryBuilder,
                streams_part: tuple[tuple[StreamSummary, ...], int] | None = None) -> Report:
         """Make `report` from a builder that has seen every listed entry (here or merged from parts)."""
@@ -1239,6 +1246,5 @@ def analyse(store: SQLiteEventStore, scope: ReportScope, *, progress: Progress |
             cancelled: Cancelled | None = None, **kwargs: Any) -> ReportRun:
     """Run the first pass: header, summary and integrity ready (`run.report`), entries not kept."""
     run = start_report(store, scope, **kwargs)
-    for _entry in run.entries(progress, cancelled, summary_only=True):
-        pass
+    run.summarise(progress, cancelled)
     return run

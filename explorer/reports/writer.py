@@ -198,8 +198,7 @@ def summary_run(store: SQLiteEventStore, scope: ReportScope, *, progress: Progre
             return run
         except parallel.SplitUnavailable as exc:  # the same summary, from this process only
             log.warning("summary in one process: %s", exc)
-    for _entry in run.entries(progress, cancelled, summary_only=True):
-        pass
+    run.summarise(progress, cancelled)
     return run
 
 
