@@ -54,3 +54,16 @@ def test_bookmarks_load_for_the_opened_store(qtbot: QtBot, context: AppContext) 
 
 def test_registered_as_a_view() -> None:
     assert any(v.factory == "explorer.ui.views.bookmarks:create" for v in VIEWS)
+
+
+def test_a_store_without_events_has_nothing_to_bookmark(qtbot: QtBot, tmp_path) -> None:
+    from explorer.store.sqlite import SQLiteEventStore
+
+    context = AppContext()
+    context.set_store(SQLiteEventStore.create(tmp_path / "empty.evstore"))
+    view = BookmarksView(context=context)
+    qtbot.addWidget(view)
+    assert context.position == 0
+    view.add_at_cursor()
+    assert view.model.rowCount() == 0 and "no events yet" in view.status.text()
+    context.set_store(None)

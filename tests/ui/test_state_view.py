@@ -247,3 +247,16 @@ def test_expanded_fields_stay_expanded_across_moves_and_rebuilds(qtbot, context,
                                            state_before=real, state_after=dict(real, extra={"a": 1})))
     assert view.model.marked() == {"extra": "pending"}
     assert view.tree.isExpanded(view.model.index_of("last_call"))
+
+
+def test_a_stream_selected_before_its_first_event_is_empty_not_an_error(qtbot, context, view, caplog) -> None:
+    """The command panel selects a device it is registering before the store has its event."""
+    failed: list[str] = []
+    view.failed.connect(failed.append)
+    with caplog.at_level("INFO"):
+        context.select_stream("device-not-yet-registered")
+        qtbot.waitUntil(lambda: view.result is not None and view.result.stream_id == "device-not-yet-registered",
+                        timeout=5000)
+    assert view.result.version == 0 and view.result.state == {}
+    assert "(no event of this stream yet)" in view.header.text() and failed == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

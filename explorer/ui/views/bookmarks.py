@@ -194,6 +194,9 @@ class BookmarksView(QWidget):
         if self.marks is None:
             return
         position = self.context.position
+        if position < 1:
+            self.status.setText("Nothing to bookmark: the store has no events yet")
+            return
         note = self.note_edit.text().strip() or f"Bookmark at position {position:,}"
         self.marks.add(position, note)
         self.note_edit.clear()

@@ -361,7 +361,7 @@ class EventsView(QWidget):
             self.scroll_to_end()
             return
         self._new_events += count
-        self.new_events_button.setText(f"{self._new_events:,} new events ↓")
+        self.new_events_button.setText(f"{self._new_events:,} new event{'' if self._new_events == 1 else 's'} ↓")
         self.new_events_button.show()
 
     def scroll_to_end(self) -> None:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from explorer.domain.plugins import pack_for
 from explorer.store.records import RecordedEvent, format_time
-from explorer.timetravel import Change, FieldChange, StreamNotFound, diff
+from explorer.timetravel import Change, FieldChange, diff
 from explorer.ui.context import AppContext, PendingPreview
 from explorer.ui.views.latest_reader import Connections, LatestReader
 
@@ -105,8 +105,8 @@ def compute_state(conn: Connections, stream_id: str, position: int) -> StateResu
     """The stream's state as of `position` and what its latest event changed (a worker job)."""
     store, tt = conn.store, conn.timetravel
     info = store.stream_info(stream_id)
-    if info is None:
-        raise StreamNotFound(f"no stream {stream_id!r} in this store")
+    if info is None:  # selected before its first event is read (a device being registered): empty, not an error
+        return StateResult(stream_id, "", position, 0, {}, (), None)
     version = store.stream_version_at(stream_id, position)
     event: RecordedEvent | None = None
     changes: tuple[Change, ...] = ()
