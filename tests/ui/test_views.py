@@ -222,3 +222,26 @@ def test_type_and_time_range_filters_in_the_events_view(qtbot: QtBot, win: MainW
     view.since_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(since.timestamp()) + 47, QTimeZone.utc()))
     view._apply_filters()
     assert view.model.query.since == shown_since  # 47 hidden seconds later: the same minute shown
+
+
+def test_the_type_filters_learn_types_that_arrive_after_opening(qtbot: QtBot, win: MainWindow, tmp_path: Path,
+                                                                demo_file: Path) -> None:
+    import shutil
+
+    from explorer.store import NewEvent
+    from explorer.store.base_types import ANY
+    from explorer.store.sqlite import SQLiteEventStore
+
+    path = tmp_path / "growing.evstore"
+    shutil.copy(demo_file, path)
+    open_store(qtbot, win, path)
+    view = win.views["events"]
+    qtbot.waitUntil(lambda: view.event_type_box.count() > 1, timeout=10_000)
+    view.event_type_box.setCurrentText("DeviceConnected")
+    with SQLiteEventStore.open(path) as writer:  # another writer brings a new stream type and event type
+        writer.append("ticket-1", "Ticket", [NewEvent("TicketOpened", {"title": "x"})], ANY)
+    qtbot.waitUntil(lambda: view.event_type_box.findText("TicketOpened") > 0
+                    and view.stream_type_box.findText("Ticket") > 0, timeout=15_000)
+    assert view.event_type_box.currentText() == "DeviceConnected"  # the user's choice stays
+    items = [view.event_type_box.itemText(i) for i in range(1, view.event_type_box.count())]
+    assert items == sorted(items)

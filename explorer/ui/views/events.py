@@ -62,6 +62,8 @@ class EventsView(QWidget):
         self.context = context
         self.model = EventTableModel(parent=self)
         self._choices_reader = StoreReader(self)
+        self._choices_head = 0  # the types of events up to here are in the filter choices
+        self._learning = False  # a look at newer events' types is under way
         self._new_events = 0
         self._syncing = False
 
@@ -219,6 +221,7 @@ class EventsView(QWidget):
 
         # Its own connection: the GROUP BY must not hold up the first page of rows.
         self._choices_reader.set_store(store)
+        self._choices_head, self._learning = self.context.head, False
         self._choices_reader.run(load, name="filter choices", on_result=self._fill_choices)
 
     def _fill_choices(self, result: tuple[list[str], list[str], Any]) -> None:
@@ -232,6 +235,38 @@ class EventsView(QWidget):
                 edit.blockSignals(True)
                 edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(when.timestamp()), QTimeZone.utc()))
                 edit.blockSignals(False)
+
+    def _learn_choices(self, head: int) -> None:
+        """Add the event and stream types that events appended since the last look bring (one
+        look at a time, over the new positions only: the choices never need a reopen)."""
+        seen = self._choices_head
+        if self._learning or head <= seen or self.context.store is None:
+            return
+        self._learning = True
+
+        def load(s: SQLiteEventStore) -> tuple[int, set[str], set[str]]:
+            rows = list(s.read_raw(seen + 1, head))
+            return head, {r[4] for r in rows}, {r[2] for r in rows}
+
+        def learnt(result: tuple[int, set[str], set[str]]) -> None:
+            self._learning = False
+            self._choices_head, event_types, stream_types = result
+            for box, found in ((self.event_type_box, event_types), (self.stream_type_box, stream_types)):
+                known = {box.itemText(i) for i in range(1, box.count())}
+                if found - known:
+                    current = box.currentText()
+                    box.blockSignals(True)
+                    box.clear()
+                    box.addItems([ALL, *sorted(known | found)])
+                    box.setCurrentText(current)
+                    box.blockSignals(False)
+            self._learn_choices(self.context.head)  # appended meanwhile
+
+        def failed(exc: BaseException) -> None:
+            self._learning = False
+            log.debug("new event types not read (%s): the next head change tries again", exc)
+
+        self._choices_reader.run(load, name="new filter choices", on_result=learnt, on_error=failed)
 
     def _on_range_toggled(self, on: bool) -> None:
         for edit in (self.since_edit, self.until_edit):
@@ -354,6 +389,7 @@ class EventsView(QWidget):
     def _on_head_changed(self, head: int) -> None:
         self._was_at_end = self.at_end()
         self.model.extend_to(head)
+        self._learn_choices(head)
 
     def _on_rows_appended(self, count: int) -> None:
         self._update_count()
