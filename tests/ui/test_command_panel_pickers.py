@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox
 
@@ -12,23 +11,7 @@ from explorer.domain.iot import device as dev
 from explorer.ui.context import AppContext
 from explorer.ui.views.command_panel import CommandPanel
 from tests.helpers.ui import demo_copy, demo_file, writable_context  # noqa: F401 - fixtures
-from tests.ui.test_command_panel import active_devices, choose, exec_in_child
-
-
-@pytest.fixture
-def context(writable_context: AppContext) -> AppContext:  # noqa: F811
-    return writable_context
-
-
-@pytest.fixture
-def panel(context: AppContext, qtbot: Any) -> CommandPanel:
-    widget = CommandPanel(context=context)
-    widget.feed.interval_ms = 20
-    widget.feed._timer.setInterval(20)
-    qtbot.addWidget(widget)
-    widget.resize(440, 820)
-    qtbot.waitUntil(lambda: bool(widget.devices), timeout=5000)
-    return widget
+from tests.ui.test_command_panel import active_devices, choose, context, exec_in_child, panel  # noqa: F401 - fixtures
 
 
 def peer_picker(panel: CommandPanel) -> QComboBox:
