@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from explorer.cli.common import CliError, parse_time
+from tests.helpers.cli import assert_one_error_line, run_cli
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -25,3 +26,14 @@ def test_parse_time_reads_iso_8601(text: str, expected: datetime) -> None:
 def test_parse_time_refuses_anything_else_with_an_example(text: str) -> None:
     with pytest.raises(CliError, match="is not an ISO 8601 date/time"):
         parse_time(text)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["report"], "the following arguments are required"),
+    (["info", "--bogus", "x"], "unrecognized arguments: --bogus"),
+    (["events", "s.evstore", "--limit", "many"], "invalid int value: 'many'"),
+])
+def test_usage_errors_are_one_error_line(args: list[str], words: str) -> None:
+    """The README's promise: errors are one line on stderr starting with `error:` (exit 2)."""
+    result = run_cli(*args)
+    assert words in assert_one_error_line(result) and "usage:" not in result.stderr
