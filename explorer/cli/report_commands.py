@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+import apsw
 
 from explorer.cli.common import CliError, open_store, parse_time, progress_printer
 from explorer.reports.model import ReportCancelled, ReportError, ReportScope
 from explorer.reports.writer import FORMATS, format_of, report_files, write_report
 from explorer.store.readdb import ReadDatabase
+from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import TimeTravel
 
 
@@ -25,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("store")
     p.add_argument("--stream", action="append", default=[], metavar="ID", help="only this stream (repeatable)")
-    p.add_argument("--connected-to", metavar="ID",
-                   help="a device (stream id or device id) and every device connected to it")
+    p.add_argument("--connected-to", metavar="DEVICE",
+                   help="a device (stream id, device id, or a name the device registry knows) and every "
+                        "device connected to it")
     p.add_argument("--since", metavar="ISO", help="recorded at or after (ISO 8601; no zone means UTC)")
     p.add_argument("--until", metavar="ISO", help="recorded at or before (ISO 8601)")
     p.add_argument("--from-position", type=int, metavar="N")
@@ -74,6 +79,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     with open_store(args.store) as store:
         readdb = _read_database(store.store_id)
+        if scope.connected_to and readdb is not None:
+            scope = replace(scope, connected_to=_device_named(store, readdb, scope.connected_to))
         bookmarks = None
         if args.bookmarks and readdb is not None:
             from explorer.store.bookmarks import BookmarkStore
@@ -101,6 +108,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"store head digest {integrity.head_digest} (head {integrity.head_position:,})")
     sys.stdout.flush()
     return 0
+
+
+def _device_named(store: SQLiteEventStore, readdb: ReadDatabase, text: str) -> str:
+    """`text` as given when the store has such a stream (or bare id), else the device the registry
+    read model knows by that name or id (as `graph --connected-to` takes it); the report names
+    what it cannot find."""
+    if store.stream_info(text) is not None or store.stream_info(f"device-{text}") is not None:
+        return text
+    from explorer.projections.registry import DeviceNotFound, resolve_device
+
+    try:
+        return resolve_device(readdb, text)
+    except (DeviceNotFound, apsw.Error):  # unknown, or the registry is not built: the report says so
+        return text
 
 
 def _read_database(store_id: str) -> ReadDatabase | None:

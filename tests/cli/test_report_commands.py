@@ -164,3 +164,18 @@ def test_verify_report_of_a_non_report(copy: Path, tmp_path: Path) -> None:
     junk.write_text("[1, 2]")
     assert "not an Event Explorer report" in assert_one_error_line(
         run_cli("verify", str(copy), "--report", str(junk)))
+
+
+def test_connected_to_takes_a_device_name_the_registry_knows(copy: Path, made, tmp_path: Path) -> None:
+    """As `graph --connected-to` does; a name nobody has is still one clear error line."""
+    assert run_cli("project", str(copy)).returncode == 0  # builds the device registry
+    with SQLiteEventStore.open(copy, read_only=True) as store:
+        name = store.read_stream(made[1].burst_device).__next__().data["name"]
+    by_name = tmp_path / "by-name.json"
+    by_id = tmp_path / "by-id.json"
+    assert run_cli("report", str(copy), "--connected-to", name, "-o", str(by_name)).returncode == 0
+    assert run_cli("report", str(copy), "--connected-to", made[1].burst_device, "-o", str(by_id)).returncode == 0
+    scopes = [orjson.loads(p.read_bytes())["scope"] for p in (by_name, by_id)]
+    assert scopes[0]["stream_ids"] == scopes[1]["stream_ids"] and made[1].burst_device in scopes[0]["stream_ids"]
+    result = run_cli("report", str(copy), "--connected-to", "nobody-has-this-name", "-o", str(tmp_path / "x.json"))
+    assert "no stream or device 'nobody-has-this-name'" in assert_one_error_line(result)
