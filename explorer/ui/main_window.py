@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.failed_views: list[str] = []
         self.message_hook: Callable[[str, str, str], bool] | None = None
         self._opening: workers.Worker | None = None
+        self._tab_to_restore: int | None = None  # the centre tab of the last session, shown with the first store
         self._live_workers: set[workers.Worker] = set()
         self._data_version: int | None = None
         self._actions_needing_write: list[QAction] = []
@@ -392,7 +393,11 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_status()
         if store is not None:
-            self.show_tab(self.views.get("overview"))
+            restored, self._tab_to_restore = self._tab_to_restore, None
+            if restored is not None and 0 <= restored < self.tabs.count():
+                self.tabs.setCurrentIndex(restored)  # the first store of a restored window: where the user left off
+            else:
+                self.show_tab(self.views.get("overview"))
 
     def _on_stream_selected(self, stream_id: str | None) -> None:
         self.show_tab(self.views.get("events" if stream_id else "overview"))
@@ -558,11 +563,13 @@ class MainWindow(QMainWindow):
         splitter = self.settings.get("window/splitter")
         if not splitter.isEmpty():
             self.splitter.restoreState(splitter)
+        self._tab_to_restore = self.settings.get("window/tab")
 
     def save_layout(self) -> None:
         self.settings.set("window/geometry", self.saveGeometry())
         self.settings.set("window/state", self.saveState())
         self.settings.set("window/splitter", self.splitter.saveState())
+        self.settings.set("window/tab", max(0, self.tabs.currentIndex()))
         self.settings.sync()
 
     def reset_layout(self) -> None:

@@ -257,6 +257,9 @@ def test_layout_and_last_store_are_restored_in_the_next_window(
     first.docks["streams"].hide()
     first.splitter.setSizes([500, 150])
     sizes = first.splitter.sizes()
+    first.show_tab(first.views["graph"])
+    tab = first.tabs.currentIndex()
+    assert tab != first.tabs.indexOf(first.views["overview"])
     first.close()
 
     second, _ = make_window(qtbot, settings_path, restore=True)
@@ -272,6 +275,7 @@ def test_layout_and_last_store_are_restored_in_the_next_window(
     with qtbot.waitSignal(second.store_opened, timeout=15_000):
         open_initial_store(second, None, read_only=None)
     assert second.context.store.path == demo_file and second.context.store.read_only
+    assert second.tabs.currentIndex() == tab  # where the user left off, not the overview
     QThreadPool.globalInstance().waitForDone(10_000)
 
 
