@@ -338,13 +338,10 @@ class ProjectionRunner:
     def _bind(self) -> None:
         """Use the read database only for the history it was built from: if the store's chain hash
         at the position it remembers differs (a diverged copy of the store shares its id and so
-        its read database), its read models are dropped and built again (`ReadDatabase.bind`)."""
-        for attempt in range(1, BUSY_ATTEMPTS + 1):
-            try:
-                self.readdb.bind(self.store)  # logs when it empties the read database
-                break
-            except _TRANSIENT as exc:
-                self._busy(exc, attempt)
+        its read database), its read models are dropped and built again (`ReadDatabase.bind`).
+        The check is one read; the write lock is taken only when it fails."""
+        if not self.readdb.belongs_to(self.store):
+            self._write(lambda: self.readdb.bind(self.store))  # logs when it empties the read database
         ensure_schema(self.readdb)
 
     # -- generations -----------------------------------------------------------------------

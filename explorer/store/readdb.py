@@ -116,9 +116,13 @@ class ReadDatabase:
         return None if row is None else (int(row[0]), str(row[1]))
 
     def belongs_to(self, store: Any) -> bool:
-        """Whether the read models were built from `store`'s history (one indexed lookup)."""
+        """Whether the read models were built from `store`'s history (one indexed lookup); a store
+        without chain hashes cannot be told apart and is taken as it is."""
+        hash_at = getattr(store, "chain_hash_at", None)
+        if not callable(hash_at):
+            return True
         recorded = self.history()
-        return recorded is not None and _hash_at(store, recorded[0]) == recorded[1]
+        return recorded is not None and hash_at(recorded[0]) == recorded[1]
 
     def bind(self, store: Any) -> bool:
         """Make this read database one of `store`'s history; True when it had to be emptied.
@@ -126,14 +130,13 @@ class ReadDatabase:
         If the store's chain hash at the recorded position differs, or the store has no such
         position, or nothing was recorded (a read database made before this check), the read
         models came from another history (a diverged copy of the store): every derived table is
-        dropped and the snapshots deleted, in one transaction; bookmarks stay. A store without
-        chain hashes cannot be told apart and is taken as it is.
+        dropped and the snapshots deleted, in one transaction; bookmarks stay.
         """
-        if not callable(getattr(store, "chain_hash_at", None)) or self.belongs_to(store):
+        if self.belongs_to(store):
             return False
         with write_transaction(self.db):  # checked again under the write lock: one connection resets
             recorded = self.history()
-            if recorded is not None and _hash_at(store, recorded[0]) == recorded[1]:
+            if recorded is not None and store.chain_hash_at(recorded[0]) == recorded[1]:
                 return False
             derived = self._derived_tables()
             if recorded is not None or derived:
@@ -185,10 +188,6 @@ class ReadDatabase:
 
     def close(self) -> None:
         self.db.close()
-
-
-def _hash_at(store: Any, position: int) -> str | None:
-    return store.chain_hash_at(position)
 
 
 @contextmanager
