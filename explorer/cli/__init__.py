@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -55,10 +56,26 @@ def command_names() -> set[str]:
     return set()
 
 
+class _WarningLines(logging.Handler):
+    """Warnings (a damaged read database set aside, a diverged copy) as `warning: ...` lines on
+    stderr; sys.stderr is looked up at each line (tests swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"warning: {record.getMessage()}", file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never break the command
+            self.handleError(record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one sub-command; return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings = _WarningLines()
+    logging.getLogger().addHandler(warnings)
     try:
         return int(args.handler(args) or 0)
     except CliError as exc:
@@ -79,3 +96,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        logging.getLogger().removeHandler(warnings)

@@ -541,7 +541,7 @@ class ProjectionRunner:
             raise ReadDatabaseBusy(
                 f"the read database {self.readdb.path} stayed locked by another connection"
                 f" ({attempt} tries, each waiting up to {timeout / 1000:g} s): {exc}") from exc
-        log.warning("read database busy (%s); trying again (%d of %d)", exc, attempt + 1, BUSY_ATTEMPTS)
+        log.info("read database busy (%s); trying again (%d of %d)", exc, attempt + 1, BUSY_ATTEMPTS)
         time.sleep(0.05 * attempt)  # the busy timeout already waited; this only spaces out LOCKED retries
 
     def _feed(self, gens: list[_Generation], *, cancelled: Cancelled | None, progress: Progress | None,

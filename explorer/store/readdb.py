@@ -23,6 +23,7 @@ for big stores). Copies that never diverged (a backup, a moved file) share every
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,11 +73,27 @@ class ReadDatabase:
         path = Path(path)
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = apsw.Connection(str(path))
-        self.db.setbusytimeout(5000)
-        self._settle(lambda: self.db.execute("PRAGMA journal_mode = WAL").fetchall())
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self._settle(self._ensure_schema)
+        try:
+            self.db = self._open(path)
+        except (apsw.NotADBError, apsw.CorruptError) as exc:
+            # Derived data: a damaged file is set aside (never deleted) and built again.
+            with _REPAIR_LOCK:
+                if _still_damaged(path):
+                    _set_aside(path, exc)
+            self.db = self._open(path)
+
+    def _open(self, path: Path) -> apsw.Connection:
+        db = apsw.Connection(str(path))
+        try:
+            db.setbusytimeout(5000)
+            self._settle(lambda: db.execute("PRAGMA journal_mode = WAL").fetchall())
+            db.execute("PRAGMA synchronous = NORMAL")
+            self.db = db
+            self._settle(self._ensure_schema)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _ensure_schema(self) -> None:
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
@@ -188,6 +205,48 @@ class ReadDatabase:
 
     def close(self) -> None:
         self.db.close()
+
+
+# -- a damaged read database ------------------------------------------------------------------
+
+_REPAIR_LOCK = threading.Lock()  # the views of one store open its read database together
+
+
+def _still_damaged(path: Path) -> bool:
+    """Whether `path` cannot be read as a database now (another connection may have replaced it)."""
+    if not path.exists():
+        return False
+    try:
+        probe = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+    except apsw.Error:
+        return True
+    try:
+        probe.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        return False
+    except (apsw.NotADBError, apsw.CorruptError):
+        return True
+    except apsw.Error:  # busy, locked: not a sign of damage
+        return False
+    finally:
+        probe.close()
+
+
+def _set_aside(path: Path, exc: BaseException) -> None:
+    """Move a damaged read database (and its -wal/-shm) aside, never deleting it: it may hold the
+    user's bookmarks, which SQLite's `.recover` can still get back. A new one is made in its place."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    count = 1
+    while aside.exists():  # twice in one second: never replace an earlier damaged file
+        count += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{count}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.replace(aside.with_name(aside.name + suffix))
+    log.warning("the read database %s was damaged (%s): it was moved to %s (bookmarks in it can be recovered with"
+                " sqlite3's .recover) and its read models are built again from the store",
+                path, str(exc).split(": ", 1)[-1], aside)
 
 
 @contextmanager
