@@ -89,6 +89,8 @@ class TimeTravel:
         self.snapshot_every = snapshot_every
         # Snapshots need the store's chain hashes to be checked (see the module docstring).
         self._hash_at: Callable[[int], str | None] | None = getattr(store, "chain_hash_at", None)
+        self._hashes_in_stream: Callable[[str, list[int]], dict[int, tuple[int, str]]] | None = getattr(
+            store, "chain_hashes_in_stream", None)
         if readdb is not None:
             try:  # read models of another history go before anyone reads them through this database
                 readdb.bind(store)
@@ -139,7 +141,7 @@ class TimeTravel:
 
     @property
     def _snapshots_on(self) -> bool:
-        return self.readdb is not None and self._hash_at is not None
+        return self.readdb is not None and self._hash_at is not None and self._hashes_in_stream is not None
 
     def _nearest_snapshot(self, stream_id: str, key: str, target: int) -> tuple[int, State | None]:
         """The highest snapshot at or below `target` whose event's chain hash is the store's."""
@@ -166,17 +168,15 @@ class TimeTravel:
         return 0, None
 
     def _save_snapshots(self, rows: list[tuple[str, str, int, str]]) -> None:
-        if not rows or self.readdb is None or self._hash_at is None:
+        if not rows or self.readdb is None or self._hashes_in_stream is None:
             return
         try:
-            keyed = []
-            for stream_id, key, version, state in rows:
-                event = next(iter(self.store.read_stream(stream_id, version, version)), None)
-                if event is None:
-                    continue
-                chain_hash = self._hash_at(event.position)
-                if chain_hash is not None:
-                    keyed.append((stream_id, key, version, state, event.position, chain_hash))
+            hashes: dict[tuple[str, int], tuple[int, str]] = {}
+            for stream_id in {row[0] for row in rows}:
+                found = self._hashes_in_stream(stream_id, [version for sid, _k, version, _s in rows if sid == stream_id])
+                hashes.update(((stream_id, version), at) for version, at in found.items())
+            keyed = [(stream_id, key, version, state, *hashes[stream_id, version])
+                     for stream_id, key, version, state in rows if (stream_id, version) in hashes]
             with self.readdb.db:
                 self.readdb.db.executemany(
                     "INSERT OR REPLACE INTO snapshots (stream_id, decider, version, state, position, chain_hash)"

@@ -150,6 +150,30 @@ def test_snapshots_are_written_and_used(store: SQLiteEventStore, tt: TimeTravel,
     assert tt.state_at(DEVICE).state == full.state
 
 
+def test_snapshots_record_their_events_position_and_chain_hash_without_reading_events(
+        store: SQLiteEventStore, tt: TimeTravel, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_event_reads(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("saving snapshots read whole events")
+
+    monkeypatch.setattr(store, "read_stream", no_event_reads)
+    tt.state_at(DEVICE)
+    tt.state_at(OTHER)
+    monkeypatch.undo()
+    rows = tt.readdb.db.execute(  # type: ignore[union-attr]
+        "SELECT stream_id, version, position, chain_hash FROM snapshots ORDER BY stream_id, version").fetchall()
+    assert {r[0] for r in rows} == {DEVICE, OTHER}
+    truth = {(e.stream_id, e.version): (e.position, store.chain_hash_at(e.position)) for e in store.read_all()}
+    assert [(sid, v, pos, chash) for sid, v, pos, chash in rows] == [
+        (sid, v, *truth[sid, v]) for sid, v, _pos, _chash in rows]
+
+
+def test_chain_hashes_in_stream(store: SQLiteEventStore) -> None:
+    events = {e.version: e for e in store.read_stream(DEVICE)}
+    found = store.chain_hashes_in_stream(DEVICE, [3, 1, 10_000, 7])
+    assert found == {v: (events[v].position, store.chain_hash_at(events[v].position)) for v in (1, 3, 7)}
+    assert store.chain_hashes_in_stream("nope", [1]) == {} and store.chain_hashes_in_stream(DEVICE, []) == {}
+
+
 def test_a_deleted_cache_still_answers(store: SQLiteEventStore, tmp_path: Path) -> None:
     readdb = ReadDatabase.for_store(store.store_id)
     assert readdb.path == paths.read_db_path(store.store_id)

@@ -656,6 +656,19 @@ class SQLiteEventStore:
         row = self._db.execute("SELECT chain_hash FROM events WHERE position = ?", (position,)).fetchone()
         return None if row is None else str(row[0])
 
+    def chain_hashes_in_stream(self, stream_id: str, versions: Sequence[int]) -> dict[int, tuple[int, str]]:
+        """{version: (position, chain hash)} of the stream's events at `versions` (one query;
+        versions it does not have are left out). Snapshots record these to be checked later."""
+        key = self._stream_key(stream_id)
+        if key is None or not versions:
+            return {}
+        rows = self._db.execute(
+            "SELECT version, position, chain_hash FROM events WHERE stream_key = ?"
+            " AND version IN (SELECT value FROM json_each(?))",
+            (key, orjson.dumps([int(v) for v in versions]).decode()),
+        )
+        return {int(version): (int(position), str(chash)) for version, position, chash in rows}
+
     def recorded_at_of(self, position: int) -> datetime | None:
         """When `position` was recorded, or None if there is no such event (one indexed lookup)."""
         row = self._db.execute("SELECT recorded_at FROM events WHERE position = ?", (position,)).fetchone()
