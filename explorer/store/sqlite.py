@@ -730,6 +730,25 @@ def _connect(path: Path, *, read_only: bool, busy_timeout_ms: int) -> tuple[apsw
             raise StoreOpenError(f"{path}: cannot be opened ({_sqlite_message(exc)})") from None
         db.setbusytimeout(busy_timeout_ms)
         return db, False
+    if is_writable_location(path):
+        # Where the user may write anyway, a read-only open is a read-write connection that refuses
+        # every change (query_only): SQLite then removes its -wal and -shm files when the last
+        # connection closes, so reading leaves the folder as it was. `mode=ro` cannot remove them.
+        try:
+            db = apsw.Connection(f"file:{_quote(uri_path)}", flags=flags | apsw.SQLITE_OPEN_READWRITE)
+        except apsw.Error as exc:
+            raise StoreOpenError(f"{path}: cannot be opened ({_sqlite_message(exc)})") from None
+        try:
+            db.setbusytimeout(busy_timeout_ms)
+            db.execute("PRAGMA query_only = ON")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            return db, False
+        except (apsw.BusyError, apsw.LockedError):
+            db.close()
+            raise StoreLockedError(_held_by_another(path, busy_timeout_ms)) from None
+        except apsw.Error as exc:
+            db.close()
+            raise StoreOpenError(f"{path}: the SQLite file is damaged ({_sqlite_message(exc)})") from None
     try:
         db = apsw.Connection(f"file:{_quote(uri_path)}?mode=ro", flags=flags | apsw.SQLITE_OPEN_READONLY)
         db.setbusytimeout(busy_timeout_ms)

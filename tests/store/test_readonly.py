@@ -97,9 +97,13 @@ def test_a_session_of_reads_leaves_a_closed_store_byte_for_byte(demo_file: Path,
     with SQLiteEventStore.open(path, read_only=True) as store:
         stream = store.streams(limit=1)[0].stream_id
     before = snapshot_bytes(path)
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        sidecar.unlink(missing_ok=True)
     api_session(path)
     cli_session(path, stream)
     assert snapshot_bytes(path) == before
+    # Where the user may write, reads leave no -wal/-shm behind (mode=ro left both)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.evstore"]
 
 
 def test_a_session_of_reads_leaves_a_live_wal_byte_for_byte(demo_file: Path, tmp_path: Path) -> None:
