@@ -79,3 +79,23 @@ def test_a_job_whose_signals_are_deleted_ends_quietly(qtbot: QtBot, caplog) -> N
     worker._job = lambda cancelled, progress: (delete(worker.signals), real(cancelled, progress))
     worker.run()
     assert seen == ["ran"]
+
+
+def test_progress_reaches_the_gui_thread_at_most_every_interval_and_always_at_the_end(qtbot: QtBot) -> None:
+    """A job may report progress as often as it likes: the GUI thread gets the first report, then
+    one per PROGRESS_INTERVAL_S, and the last (every delivery waits for the GIL on the GUI thread)."""
+    seen: list[tuple[int, int]] = []
+    took: list[float] = []
+
+    def job(cancelled, progress):
+        start = workers.time.monotonic()
+        for done in range(1, 20_001):
+            progress(done, 20_000)
+        took.append(workers.time.monotonic() - start)
+
+    worker = workers.Worker(job, name="chatty")
+    worker.signals.progressed.connect(lambda done, total: seen.append((done, total)))
+    with qtbot.waitSignal(worker.signals.finished, timeout=10_000):
+        workers.QThreadPool.globalInstance().start(worker)
+    assert seen[0] == (1, 20_000) and seen[-1] == (20_000, 20_000)
+    assert len(seen) <= 2 + took[0] / workers.PROGRESS_INTERVAL_S
