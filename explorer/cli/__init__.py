@@ -11,12 +11,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 import apsw
 
 from explorer import __version__
-from explorer.cli.common import CliError, Exit
+from explorer.cli.common import CliError, Exit, OneLineParser
 from explorer.store.errors import StoreError
 
 # Each module has register(subparsers) that adds its sub-commands. Add new modules here.
@@ -28,15 +27,8 @@ COMMAND_MODULES = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with our one-line usage errors (`error: …`, exit 2) instead of a usage block first."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="event-explorer",
         description="Explore, audit and time-travel through event stores.",
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import orjson
 
@@ -32,10 +34,56 @@ class Exit(Exception):
         self.code = code
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with our one-line usage errors (`error: …`, exit 2) instead of a usage block first."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        self._given = list(sys.argv[1:] if args is None else args)  # for error(): what this level was given
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self._explained(message)} (see `{self.prog} --help`)\n")
+
+    def _explained(self, message: str) -> str:
+        """argparse's message, or why a positional is "missing": a value starting with '-' was read as an option."""
+        if not message.startswith("the following arguments are required: ") or self._subparsers is not None:
+            return message  # a missing COMMAND is no value read as an option
+        missing = message.split(": ", 1)[1]
+        for arg in getattr(self, "_given", []):
+            if arg == "--":
+                break
+            is_number = self._negative_number_matcher.match(arg)  # argparse reads "-5" as a value
+            if arg[:1] in self.prefix_chars and len(arg) > 1 and not is_number \
+                    and arg.split("=", 1)[0] not in self._option_string_actions:
+                return (f"{arg!r} is not an option of {self.prog}, so {missing} is missing; to give a value that "
+                        f"starts with '-', put -- before it ({self.prog} ... -- {arg})")
+        return message
+
+
+def non_empty(text: str) -> str:
+    """An argparse type: an empty value is an error, where it would silently mean "no filter"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def check_range(option: str, value: int | None, low: int, high: int = LARGEST_INTEGER) -> None:
     """A CliError unless an integer option (when given) lies in low..high."""
     if value is not None and not low <= value <= high:
         raise CliError(f"{option} must be a whole number from {low:,} to {high:,} (not {value})")
+
+
+def check_position(option: str, value: int | None, head: int) -> None:
+    """A CliError unless a store position (when given) lies in 0..head: no silent clamping."""
+    if value is not None and not 0 <= value <= head:
+        raise CliError(f"{option} {value} is outside the store (positions 0 to {head:,})")
+
+
+def check_version(option: str, value: int | None, stream_id: str, last: int) -> None:
+    """A CliError unless a stream version (when given) lies in 0 (before its first event)..last."""
+    if value is not None and not 0 <= value <= last:
+        raise CliError(f"{option} {value} is outside the versions of {stream_id} (0 to {last:,})")
 
 
 def check_store_file(path: str) -> None:
@@ -118,12 +166,25 @@ def one_line(text: str) -> str:
 
 def table(rows: list[list[str]], headers: list[str], out: TextIO | None = None) -> None:
     """A plain, aligned text table; a cell's control characters print as spaces, so a row stays one line."""
+    streamed_table(rows, headers, out, sample=len(rows))
+
+
+def streamed_table(rows: Iterable[list[str]], headers: list[str], out: TextIO | None = None, *,
+                   sample: int = 1000, min_widths: Sequence[int] = ()) -> None:
+    """A table of any length, printed as the rows come (memory stays flat): one header, and the
+    column widths of the first `sample` rows (at least `min_widths`) kept to the end. A longer cell
+    later shifts the rest of its own row only: it is never cut, so an id stays whole."""
     out = out or sys.stdout
-    rows = [[one_line(cell) for cell in row] for row in rows]
-    widths = [len(h) for h in headers]
+    rows = iter(rows)
+    first = [[one_line(cell) for cell in row] for row in islice(rows, sample)]
+    widths = [max([len(h), *(len(row[i]) for row in first), *min_widths[i:i + 1]])
+              for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() + "\n"
+
+    out.write(line(headers))
+    for row in first:
+        out.write(line(row))
     for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    out.write("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip() + "\n")
-    for row in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+        out.write(line([one_line(cell) for cell in row]))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from explorer.cli.common import CliError, parse_time
+from explorer.cli import main
+from explorer.cli.common import CliError, parse_time, streamed_table
 from tests.helpers.cli import assert_one_error_line, run_cli
 
 
@@ -37,3 +39,39 @@ def test_usage_errors_are_one_error_line(args: list[str], words: str) -> None:
     """The README's promise: errors are one line on stderr starting with `error:` (exit 2)."""
     result = run_cli(*args)
     assert words in assert_one_error_line(result) and "usage:" not in result.stderr
+
+
+@pytest.mark.parametrize("args, missing", [
+    (["search", "s.evstore", "-night"], "text"),
+    (["state", "s.evstore", "-x"], "stream"),
+])
+def test_a_value_starting_with_a_dash_is_explained(args: list[str], missing: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse said only "the following arguments are required: text"."""
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    prog = f"event-explorer {args[0]}"
+    assert exit_.value.code == 2 and capsys.readouterr().err == (
+        f"error: {args[-1]!r} is not an option of {prog}, so {missing} is missing; to give a value that starts "
+        f"with '-', put -- before it ({prog} ... -- {args[-1]}) (see `{prog} --help`)\n")
+
+
+def test_other_missing_arguments_keep_argparse_s_words(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["search", "s.evstore"], ["search", "s.evstore", "--json"], ["search", "s.evstore", "--limit", "-5"]):
+        with pytest.raises(SystemExit):
+            main(args)
+        assert capsys.readouterr().err == ("error: the following arguments are required: text "
+                                           "(see `event-explorer search --help`)\n"), args
+
+
+def test_streamed_table_keeps_the_first_rows_widths() -> None:
+    out = io.StringIO()
+    rows = [["1", "ab", "x"], ["2", "abc", "y"], ["10", "abcdefg", "z"], ["11", "a\nb", "w"]]
+    streamed_table(iter(rows), ["n", "name", "note"], out, sample=2, min_widths=[2])
+    assert out.getvalue().splitlines() == [
+        "n   name  note",
+        "1   ab    x",
+        "2   abc   y",
+        "10  abcdefg  z",  # wider than the first rows: this row shifts, no cell is cut
+        "11  a b   w",  # a control character prints as a space: the row stays one line
+    ]
