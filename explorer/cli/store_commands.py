@@ -15,88 +15,102 @@ from explorer import paths
 from explorer.cli.common import (
     EXIT_CHECK_FAILED,
     CliError,
+    check_position,
     check_range,
     check_store_file,
+    check_version,
     json_line,
+    non_empty,
     open_store,
     parse_time,
     print_json,
     progress_printer,
+    streamed_table,
     table,
 )
 from explorer.demo import check_demo_size, generate_demo
 from explorer.domain.plugins import pack_for
 from explorer.store.errors import StoreError, StoreOpenError
 from explorer.store.readdb import ReadDatabase
-from explorer.store.records import EventFilter, RecordedEvent, format_time
+from explorer.store.records import EventFilter, RecordedEvent, StreamInfo, format_time
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import StreamNotFound, TimeTravel, diff, get_path, has_path
 
 PAGE = 5000
+TABLE_SAMPLE = 1000  # the events table's column widths are those of its first rows (and kept)
+STORE_HELP = "the store file (.evstore)"
+STREAM_HELP = "the stream id (e.g. device-<uuid>)"
+JSON_HELP = "print JSON instead of text"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("info", help="summary of a store: id, schema, head, counts, digest")
-    p.add_argument("store")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("store", help=STORE_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_info)
 
     p = subparsers.add_parser("events", help="list events (JSON Lines with --json)")
-    p.add_argument("store")
-    p.add_argument("--stream", action="append", help="only this stream (repeatable)")
-    p.add_argument("--type", action="append", help="only this event type (repeatable)")
-    p.add_argument("--stream-type", action="append", help="only this stream type (repeatable)")
-    p.add_argument("--from-position", type=int, default=1)
-    p.add_argument("--to-position", type=int)
-    p.add_argument("--since", help="ISO time, inclusive")
-    p.add_argument("--until", help="ISO time, inclusive")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("store", help=STORE_HELP)
+    p.add_argument("--stream", action="append", type=non_empty, help="only this stream (repeatable)")
+    p.add_argument("--type", action="append", type=non_empty, help="only this event type (repeatable)")
+    p.add_argument("--stream-type", action="append", type=non_empty, help="only this stream type (repeatable)")
+    p.add_argument("--from-position", type=int, default=1, metavar="N",
+                   help="start at this store position (default 1)")
+    p.add_argument("--to-position", type=int, metavar="N", help="end at this store position, inclusive")
+    p.add_argument("--since", type=non_empty, metavar="ISO", help="recorded at or after (ISO 8601; no zone means UTC)")
+    p.add_argument("--until", type=non_empty, metavar="ISO", help="recorded at or before (ISO 8601)")
+    p.add_argument("--limit", type=int, metavar="N", help="at most this many events (default: all)")
+    p.add_argument("--json", action="store_true", help="print JSON Lines, one event a line")
     p.set_defaults(handler=cmd_events)
 
     p = subparsers.add_parser("state", help="a stream's replayed state (at the head by default)")
-    p.add_argument("store")
-    p.add_argument("stream")
+    p.add_argument("store", help=STORE_HELP)
+    p.add_argument("stream", help=STREAM_HELP)
     at = p.add_mutually_exclusive_group()
-    at.add_argument("--at-version", type=int)
-    at.add_argument("--at-position", type=int)
-    at.add_argument("--at-time")
-    p.add_argument("--json", action="store_true")
+    at.add_argument("--at-version", type=int, metavar="N",
+                    help="as of the stream's version N (0: before its first event)")
+    at.add_argument("--at-position", type=int, metavar="N", help="as of store position N (0 to the head)")
+    at.add_argument("--at-time", type=non_empty, metavar="ISO", help="as of this time (ISO 8601; no zone means UTC)")
+    p.add_argument("--json", action="store_true", help="print the state as JSON")
     p.set_defaults(handler=cmd_state)
 
     p = subparsers.add_parser("diff", help="what changed in a stream's state between two versions")
-    p.add_argument("store")
-    p.add_argument("stream")
-    p.add_argument("--from-version", type=int, required=True)
-    p.add_argument("--to-version", type=int, required=True)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("store", help=STORE_HELP)
+    p.add_argument("stream", help=STREAM_HELP)
+    p.add_argument("--from-version", type=int, required=True, metavar="N",
+                   help="the stream's state as of version N (0: before its first event) ...")
+    p.add_argument("--to-version", type=int, required=True, metavar="N", help="... compared with version N")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_diff)
 
     p = subparsers.add_parser("history", help="the events that changed one field of a stream's state")
-    p.add_argument("store")
-    p.add_argument("stream")
-    p.add_argument("field", metavar="FIELD.PATH")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("store", help=STORE_HELP)
+    p.add_argument("stream", help=STREAM_HELP)
+    p.add_argument("field", metavar="FIELD.PATH", help="the field; dots for nested ones (e.g. name, last_call.duration)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_history)
 
     p = subparsers.add_parser("verify", help="check SQLite integrity and the chain hash of every event")
-    p.add_argument("store")
+    p.add_argument("store", help=STORE_HELP)
     p.add_argument("--report", metavar="REPORT",
                    help="instead, check that the store still holds exactly the events this report lists "
                         "(.json, .html, or a .pdf/.csv with its .verify.json sidecar)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_verify)
 
     p = subparsers.add_parser("demo", help="make a realistic, deterministic demo store")
     p.add_argument("store", nargs="?", help=f"where to make it (default: {paths.demo_store_path()})")
-    p.add_argument("--devices", type=int, default=200)
-    p.add_argument("--events", type=int, default=20_000)
-    p.add_argument("--days", type=int, default=30)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--devices", type=int, default=200, metavar="N", help="how many devices (default %(default)s)")
+    p.add_argument("--events", type=int, default=20_000, metavar="N",
+                   help="about how many events (default %(default)s)")
+    p.add_argument("--days", type=int, default=30, metavar="N",
+                   help="the days of history they span (default %(default)s)")
+    p.add_argument("--seed", type=int, default=7, metavar="N",
+                   help="the random seed: the same seed makes the same store (default %(default)s)")
     p.set_defaults(handler=cmd_demo)
 
     p = subparsers.add_parser("migrate", help="upgrade a store of an older schema (a backup is kept)")
-    p.add_argument("store")
+    p.add_argument("store", help=STORE_HELP)
     p.set_defaults(handler=cmd_migrate)
 
 
@@ -131,7 +145,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     out.write(f"schema       {info['schema_version']}\n")
     out.write(f"head         {info['head_position']:,}\n")
     out.write(f"streams      {info['streams']:,}\n")
-    out.write(f"recorded     {info['first_recorded_at']} .. {info['last_recorded_at']}\n")
+    recorded = f"{info['first_recorded_at']} .. {info['last_recorded_at']}" if span else "no events yet"
+    out.write(f"recorded     {recorded}\n")
     out.write(f"digest       {info['digest']}\n")
     out.write("stream types\n")
     for name, c in info["stream_types"].items():
@@ -154,24 +169,29 @@ def cmd_events(args: argparse.Namespace) -> int:
         until=parse_time(args.until) if args.until else None,
     )
     problems = 0
-    with open_store(args.store) as store:
-        out = sys.stdout
-        rows: list[list[str]] = []
-        headers = ["position", "recorded_at", "stream", "ver", "type", "actor", "summary"]
-        for event in _stream_events(store, args.from_position, args.to_position, filters, args.limit):
+
+    def checked(events: Any) -> Any:
+        nonlocal problems
+        for event in events:
             if event.problem:
                 problems += 1
                 print(f"error: position {event.position}: {event.problem}", file=sys.stderr)
-            if args.json:
+            yield event
+
+    with open_store(args.store) as store:
+        events = checked(_stream_events(store, args.from_position, args.to_position, filters, args.limit))
+        if args.json:
+            out = sys.stdout
+            for event in events:
                 out.write(json_line(event.to_json()))
                 out.write("\n")
-            else:
-                rows.append(_event_row(event))
-                if len(rows) >= 1000:  # print in blocks: flat memory on any store size
-                    table(rows, headers)
-                    rows.clear()
-        if not args.json and rows:
-            table(rows, headers)
+        else:
+            # Printed as read (flat memory on any store size), under one header. No position or
+            # version exceeds the head, so those columns are as wide as its number from the start.
+            digits = len(str(store.head().position))
+            streamed_table((_event_row(event) for event in events),
+                           ["position", "recorded_at", "stream", "ver", "type", "actor", "summary"],
+                           sample=TABLE_SAMPLE, min_widths=[digits, 0, 0, digits])
     return EXIT_CHECK_FAILED if problems else 0
 
 
@@ -213,8 +233,18 @@ def _time_travel(store: SQLiteEventStore) -> TimeTravel:
     return TimeTravel(store, readdb)
 
 
+def _stream_info(store: SQLiteEventStore, stream_id: str) -> StreamInfo:
+    info = store.stream_info(stream_id)
+    if info is None:
+        raise CliError(f"no stream {stream_id!r} in this store")
+    return info
+
+
 def cmd_state(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
+        info = _stream_info(store, args.stream)
+        check_version("--at-version", args.at_version, info.stream_id, info.version)
+        check_position("--at-position", args.at_position, store.head().position)
         tt = _time_travel(store)
         try:
             result = tt.state_at(
@@ -249,6 +279,9 @@ def _print_tree(value: Any, label: Any, indent: int = 1, prefix: str = "") -> No
 
 def cmd_diff(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
+        info = _stream_info(store, args.stream)
+        check_version("--from-version", args.from_version, info.stream_id, info.version)
+        check_version("--to-version", args.to_version, info.stream_id, info.version)
         tt = _time_travel(store)
         try:
             a = tt.state_at(args.stream, version=args.from_version)

@@ -85,6 +85,17 @@ def test_info_text(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert word in out
 
 
+def test_info_of_an_empty_store_says_no_events_yet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed `recorded     None .. None`."""
+    path = tmp_path / "empty.evstore"
+    SQLiteEventStore.create(path).close()
+    code, out, err = cli(capsys, "info", str(path))
+    assert code == 0 and err == ""
+    assert "recorded     no events yet\n" in out and "None" not in out
+    code, out, _ = cli(capsys, "info", str(path), "--json")
+    assert json.loads(out)["first_recorded_at"] is None  # JSON keeps its null
+
+
 # -- events ---------------------------------------------------------------------------------------
 
 
@@ -131,6 +142,44 @@ def test_events_table(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(lines) == 6 and "registered" in lines[1]
 
 
+@pytest.fixture(scope="module")
+def long_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """More events than the table's first block (store_commands.TABLE_SAMPLE)."""
+    path = tmp_path_factory.mktemp("cli-long") / "long.evstore"
+    make_demo(path, devices=15, events=store_commands.TABLE_SAMPLE + 300)
+    return path
+
+
+def test_events_table_has_one_header_and_keeps_its_columns(long_demo: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """It repeated the header every 1,000 rows, and the columns moved from block to block. Now the
+    widths are the first rows' (position and version as wide as the head's number) and stay; a
+    wider cell later (a rarer, longer type) shifts the rest of its own row only, never cut."""
+    code, out, _ = cli(capsys, "events", str(long_demo))
+    header, *rows = out.splitlines()
+    assert code == 0 and len(rows) == store_commands.TABLE_SAMPLE + 300
+    assert header.split() == ["position", "recorded_at", "stream", "ver", "type", "actor", "summary"]
+    starts = [header.index(name) for name in header.split()]
+    widths = [b - a - 2 for a, b in zip(starts, starts[1:])]
+    for number, row in enumerate(rows, start=1):
+        cells = row.split(None, 6)  # no cell but the summary holds a space in the demo
+        assert cells[0] == str(number), row
+        assert row == "  ".join([*(cell.ljust(w) for cell, w in zip(cells, widths)), cells[6]]), row
+
+
+@pytest.mark.parametrize("args", [["events", "--since", ""], ["events", "--until", " "], ["events", "--stream", ""],
+                                  ["events", "--type", ""], ["events", "--stream-type", ""],
+                                  ["state", "device-x", "--at-time", ""]])
+def test_an_empty_option_value_is_a_usage_error(demo: Path, capsys: pytest.CaptureFixture[str],
+                                                args: list[str]) -> None:
+    """`events --since ""` applied no filter and `state --at-time ""` showed the head."""
+    command, *rest = args
+    code, out, err = cli(capsys, command, str(demo), *rest)
+    assert (code, out) == (2, "")
+    assert err == (f"error: argument {rest[-2]}: must not be empty "
+                   f"(see `event-explorer {command} --help`)\n")
+
+
 def test_events_bad_arguments(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "events", str(demo), "--since", "last tuesday")
     assert code == 2 and err.strip().startswith("error:") and "ISO 8601" in err
@@ -166,6 +215,32 @@ def test_state_of_an_unknown_stream(demo: Path, capsys: pytest.CaptureFixture[st
 def test_state_at_options_exclude_each_other(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "state", str(demo), busiest(demo), "--at-version", "1", "--at-position", "2")
     assert code == 2 and "not allowed with" in err
+
+
+def test_state_and_diff_refuse_versions_and_positions_outside_the_stream(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """They were clamped silently (`--at-version -1` showed version 0), where `graph` said no."""
+    stream = busiest(demo)
+    with SQLiteEventStore.open(demo, read_only=True) as store:
+        last, head = store.stream_info(stream).version, store.head().position
+    versions = f"is outside the versions of {stream} (0 to {last:,})"
+    for args, line in [
+        (["state", "--at-version", "-1"], f"--at-version -1 {versions}"),
+        (["state", "--at-version", str(last + 1)], f"--at-version {last + 1} {versions}"),
+        (["state", "--at-position", "-1"], f"--at-position -1 is outside the store (positions 0 to {head:,})"),
+        (["state", "--at-position", "999999"], f"--at-position 999999 is outside the store (positions 0 to {head:,})"),
+        (["diff", "--from-version", "-5", "--to-version", "2"], f"--from-version -5 {versions}"),
+        (["diff", "--from-version", "1", "--to-version", str(last + 9)], f"--to-version {last + 9} {versions}"),
+    ]:
+        code, out, err = cli(capsys, args[0], str(demo), stream, *args[1:])
+        assert (code, out, err) == (2, "", f"error: {line}\n"), args
+    for version in (0, last):  # the ends of the range still work
+        code, out, _ = cli(capsys, "state", str(demo), stream, "--at-version", str(version))
+        assert code == 0 and out.startswith(f"{stream} (Device) at version {version}\n")
+    code, out, _ = cli(capsys, "state", str(demo), stream, "--at-position", str(head))
+    assert code == 0 and out.startswith(f"{stream} (Device) at version {last}\n")
+    code, out, _ = cli(capsys, "diff", str(demo), stream, "--from-version", "0", "--to-version", str(last))
+    assert code == 0 and out.startswith(f"{stream}: version 0 -> {last},")
 
 
 def test_diff(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
