@@ -41,8 +41,10 @@ from explorer import paths
 from explorer.cli.common import (
     EXIT_CHECK_FAILED,
     CliError,
+    check_position,
     check_range,
     json_line,
+    non_empty,
     one_line,
     open_store,
     parse_time,
@@ -68,12 +70,12 @@ from explorer.store.sqlite import SQLiteEventStore
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "project", help="bring every read model up to the head and show its status; --rebuild rebuilds")
-    p.add_argument("store")
-    p.add_argument("--rebuild", nargs="?", const="all", metavar="NAME",
+    p.add_argument("store", help="the store file (.evstore)")
+    p.add_argument("--rebuild", nargs="?", const="all", type=non_empty, metavar="NAME",
                    help=f"rebuild one read model ({', '.join(m.name for m in READ_MODELS)}), several "
                         "(comma-separated) or all of them")
     p.add_argument("--status-only", action="store_true", help="only show the status; apply nothing")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--progress-json", action="store_true",
                    help="for programs (the app runs its read models this way): print JSON lines on stdout "
                         "instead of the table - 'started', 'progress' (every 0.2 s) and one 'done', "
@@ -89,22 +91,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(handler=cmd_project)
 
     p = subparsers.add_parser("graph", help="the device-connection graph as of a position or time")
-    p.add_argument("store")
+    p.add_argument("store", help="the store file (.evstore)")
     at = p.add_mutually_exclusive_group()
-    at.add_argument("--at-position", type=int)
-    at.add_argument("--at-time")
+    at.add_argument("--at-position", type=int, metavar="N", help="as of store position N (0 to the head; default: the head)")
+    at.add_argument("--at-time", type=non_empty, metavar="ISO", help="as of this time (ISO 8601; no zone means UTC)")
     query = p.add_mutually_exclusive_group()
-    query.add_argument("--connected-to", metavar="DEVICE",
+    query.add_argument("--connected-to", type=non_empty, metavar="DEVICE",
                        help="devices connected to DEVICE directly or transitively (stream id, device id or name)")
-    query.add_argument("--path", nargs=2, metavar=("A", "B"), help="a shortest chain of connections from A to B")
-    p.add_argument("--json", action="store_true")
+    query.add_argument("--path", nargs=2, type=non_empty, metavar=("A", "B"),
+                       help="a shortest chain of connections from A to B")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_graph)
 
     p = subparsers.add_parser("search", help="full-text search over device names, owners and event summaries")
-    p.add_argument("store")
-    p.add_argument("text")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("store", help="the store file (.evstore)")
+    p.add_argument("text", help="the words to find (put -- before text that starts with '-')")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N hits (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_search)
 
 
@@ -170,6 +173,9 @@ def _rebuild_names(runner: ProjectionRunner, text: str) -> list[str] | None:
     if text.strip() in ("", "all"):
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise CliError(f"{text!r} names no read model; name one or more of {', '.join(runner.projections)} "
+                       "(comma-separated), or none to rebuild all")
     for name in names:
         if name not in runner.projections:
             raise CliError(f"no read model named {name!r} (known: {', '.join(runner.projections)})")
@@ -374,8 +380,7 @@ def _project_for_a_program(args: argparse.Namespace) -> int:
 def _as_of(store: SQLiteEventStore, args: argparse.Namespace) -> int:
     head = store.head().position
     if args.at_position is not None:
-        if not 0 <= args.at_position <= head:
-            raise CliError(f"position {args.at_position} is outside the store (0 to {head})")
+        check_position("--at-position", args.at_position, head)
         return int(args.at_position)
     if args.at_time is not None:
         return store.position_at_time(parse_time(args.at_time))
@@ -448,6 +453,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         else:
             if not hits:
                 print(f"nothing matches {args.text!r}")
-            table([[h.kind, f"{h.position:,}", h.stream_id, h.text] for h in hits],
-                  ["kind", "position", "stream", "text"])
+            else:
+                table([[h.kind, f"{h.position:,}", h.stream_id, h.text] for h in hits],
+                      ["kind", "position", "stream", "text"])
         return 0 if hits else EXIT_CHECK_FAILED

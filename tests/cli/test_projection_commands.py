@@ -129,6 +129,44 @@ def test_search(demo: tuple[Path, DemoSummary], capsys: pytest.CaptureFixture[st
     assert code == 2 and "give some text" in err
 
 
+def test_search_without_hits_prints_only_the_message(demo: tuple[Path, DemoSummary],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty table header followed "nothing matches"."""
+    assert run(capsys, "search", str(demo[0]), "qqqzzz") == (1, "nothing matches 'qqqzzz'\n", "")
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["graph", "--connected-to", ""], "--connected-to"),  # it showed the whole graph
+    (["graph", "--path", "night-caller", " "], "--path"),
+    (["graph", "--at-time", ""], "--at-time"),  # it showed the head
+    (["project", "--rebuild", ""], "--rebuild"),  # it rebuilt everything
+])
+def test_an_empty_option_value_is_a_usage_error(demo: tuple[Path, DemoSummary], capsys: pytest.CaptureFixture[str],
+                                                argv: list[str], option: str) -> None:
+    code, out, err = run(capsys, argv[0], str(demo[0]), *argv[1:])
+    assert (code, out) == (2, "")
+    assert err == (f"error: argument {option}: must not be empty "
+                   f"(see `event-explorer {argv[0]} --help`)\n")
+
+
+@pytest.mark.parametrize("names", [",", " , ,"])
+def test_project_rebuild_of_no_names_is_an_error(demo: tuple[Path, DemoSummary], capsys: pytest.CaptureFixture[str],
+                                                 names: str) -> None:
+    """`--rebuild ,` rebuilt nothing and exited 0."""
+    code, out, err = run(capsys, "project", str(demo[0]), "--rebuild", names)
+    assert (code, out) == (2, "")
+    assert err == (f"error: {names!r} names no read model; name one or more of registry, search, graph, analytics "
+                   "(comma-separated), or none to rebuild all\n")
+
+
+def test_graph_and_state_refuse_an_out_of_range_position_alike(demo: tuple[Path, DemoSummary],
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path, summary = str(demo[0]), demo[1]
+    line = f"error: --at-position 999999 is outside the store (positions 0 to {summary.events:,})\n"
+    assert run(capsys, "graph", path, "--at-position", "999999") == (2, "", line)
+    assert run(capsys, "state", path, summary.burst_device, "--at-position", "999999") == (2, "", line)
+
+
 # -- for programs: --progress-json, --control-stdin, --linger (how the app runs its read models) ----
 
 def json_lines(out: str) -> list[dict[str, object]]:
