@@ -15,11 +15,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from explorer import commands
-from explorer.cli.common import EXIT_CHECK_FAILED, CliError, check_range, open_store, print_json
+from explorer.cli.common import (
+    EXIT_CHECK_FAILED,
+    CliError,
+    OneLineParser,
+    check_range,
+    non_empty,
+    open_store,
+    print_json,
+)
 from explorer.domain.decider import DomainError
 from explorer.domain.iot import device as dev
 from explorer.simulate import SimulationSummary, simulate
 from explorer.store.errors import ConcurrencyError, StoreError
+from explorer.store.sqlite import SQLiteEventStore
 
 EXIT_CONFLICT = 3
 MAX_SIMULATED_DEVICES = 100_000  # far more than a simulation needs; the store is asked for 4x as many
@@ -40,36 +49,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Run simulated clients that issue commands through the real write path, some "
         "on the same devices, so version conflicts really happen. Stop with Ctrl+C.",
     )
-    p.add_argument("store")
+    p.add_argument("store", help="the store file (.evstore)")
     p.add_argument("--rate", type=float, default=20.0, help="events per second (default 20)")
     p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
     p.add_argument("--devices", type=int, default=8, help="how many devices to work on (default 8)")
-    p.add_argument("--stream", action="append", help="work on this device stream too (repeatable)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--stream", action="append", type=non_empty,
+                   help="work on this device stream too: an active Device in the store (repeatable)")
+    p.add_argument("--seed", type=int, metavar="N", help="the random seed, for a repeatable choice of commands")
     p.add_argument("--max-events", type=int, help="stop after this many events")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(handler=cmd_simulate)
 
 
 def exec_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="event-explorer exec",
         description="Issue one command through the real deciders and append path. Fields are "
         "field=value pairs (e.g. name=gateway-7); a RegisterDevice's device_id defaults to the "
         "stream's id and a ReportCall's occurred_at to now. Exit codes: 0 recorded, 1 rejected by "
         "the domain, 2 bad input, 3 another writer was first (version conflict).",
     )
-    p.add_argument("store")
+    p.add_argument("store", help="the store file (.evstore)")
     p.add_argument("command", metavar="COMMAND", help="e.g. RegisterDevice, rename, connect-device")
-    p.add_argument("fields", nargs="*", metavar="FIELD=VALUE")
-    p.add_argument("--stream", required=True, help="the stream id (device-<uuid>)")
-    p.add_argument("--stream-type", default=dev.STREAM_TYPE, help="the type of a new stream (default: Device)")
+    p.add_argument("fields", nargs="*", metavar="FIELD=VALUE", help="the command's fields (e.g. name=gateway-7)")
+    p.add_argument("--stream", required=True, type=non_empty, help="the stream id (device-<uuid>)")
+    p.add_argument("--stream-type", default=dev.STREAM_TYPE, type=non_empty,
+                   help="the type of a new stream (default: Device)")
     p.add_argument("--expected-version", type=int, help="fail with exit 3 unless the stream is at this version")
-    p.add_argument("--actor", help="who issues it (default: the OS user)")
-    p.add_argument("--correlation-id")
-    p.add_argument("--causation-id")
+    p.add_argument("--actor", type=non_empty, help="who issues it (default: the OS user)")
+    p.add_argument("--correlation-id", type=non_empty, metavar="ID",
+                   help="the id shared by the events of one piece of work (metadata)")
+    p.add_argument("--causation-id", type=non_empty, metavar="ID",
+                   help="the id of the message that caused this command (metadata)")
     p.add_argument("--retries", type=int, default=0, help="re-decide on the fresh state this often after a conflict")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     return p
 
 
@@ -162,6 +175,21 @@ def _report(args: argparse.Namespace, payload: dict[str, Any], text: str, *, err
         print(text)
 
 
+def _check_simulated_stream(store: SQLiteEventStore, stream_id: str) -> None:
+    """A CliError unless `simulate --stream` can issue commands on the stream (an active Device):
+    the simulator would only skip it, and with nothing else to do end at once with 0 events."""
+    info = store.stream_info(stream_id)
+    if info is None:
+        raise CliError(f"--stream {stream_id}: no such stream in this store; simulate works on the "
+                       f"{dev.STREAM_TYPE} streams there are (leave --stream out to let it choose or register them)")
+    if info.stream_type != dev.STREAM_TYPE:
+        raise CliError(f"--stream {stream_id}: a {info.stream_type} stream; simulate issues commands "
+                       f"on {dev.STREAM_TYPE} streams only")
+    status = commands.load(store, stream_id).state["status"]
+    if status != "active":
+        raise CliError(f"--stream {stream_id}: the device is {status}; simulate can issue no command on it")
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     # `nan <= 0` is False: test for what is wanted, a finite number above 0.
     if not (math.isfinite(args.rate) and args.rate > 0):
@@ -171,6 +199,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     check_range("--max-events", args.max_events, 1)
     check_range("--devices", args.devices, 1, MAX_SIMULATED_DEVICES)
     store = open_store(args.store, read_only=False)
+    try:
+        for stream_id in args.stream or []:
+            _check_simulated_stream(store, stream_id)
+    except BaseException:
+        store.close()
+        raise
     stop = {"now": False}
 
     def interrupted(*_: object) -> None:

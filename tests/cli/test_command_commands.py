@@ -10,6 +10,7 @@ import pytest
 
 from explorer.cli import main
 from explorer.domain.iot import device as dev
+from explorer.store.records import NewEvent
 from explorer.store.sqlite import SQLiteEventStore
 from tests.helpers.cli import assert_one_error_line, run_cli
 
@@ -116,3 +117,44 @@ def test_simulate_against_a_locked_store_says_so_and_exits_2(path: Path) -> None
     assert "write lock" in line and "simulate stopped" in line and "0 events" in line, line
     summary = json.loads(result.stdout)
     assert summary["locked"] == 1 and summary["events"] == 0
+
+
+def test_simulate_refuses_a_stream_it_can_issue_no_command_on(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--stream device-nope` ended at once with "0 events from 0 commands" and exit 0, no word why."""
+    run(capsys, "exec", str(path), "register", "--stream", SA, "name=a", "kind=phone", "owner=acme")
+    run(capsys, "exec", str(path), "register", "--stream", SB, "name=b", "kind=phone", "owner=acme")
+    run(capsys, "exec", str(path), "decommission", "--stream", SB, "reason=lost")
+    with SQLiteEventStore.open(path) as store:
+        store.append("widget-1", "Widget", [NewEvent("WidgetCreated", {"color": "red"})], expected_version=0)
+    before = path.read_bytes()
+    for stream, line in [
+        ("device-nope", "error: --stream device-nope: no such stream in this store; simulate works on the Device "
+                        "streams there are (leave --stream out to let it choose or register them)"),
+        ("widget-1", "error: --stream widget-1: a Widget stream; simulate issues commands on Device streams only"),
+        (SB, f"error: --stream {SB}: the device is decommissioned; simulate can issue no command on it"),
+    ]:
+        code, out, err = run(capsys, "simulate", str(path), "--stream", stream, "--devices", "1", "--duration", "5")
+        assert (code, out, err) == (2, "", line + "\n"), stream
+    assert path.read_bytes() == before
+    code, out, _ = run(capsys, "simulate", str(path), "--stream", SA, "--devices", "1", "--rate", "1000",
+                       "--max-events", "5", "--json")
+    assert code == 0 and json.loads(out)["events"] >= 5
+
+
+@pytest.mark.parametrize("option", ["--stream", "--stream-type", "--actor", "--correlation-id", "--causation-id"])
+def test_exec_refuses_an_empty_option_value(path: Path, capsys: pytest.CaptureFixture[str], option: str) -> None:
+    """`--stream ""` was tried as a stream (exit 1, "not registered"), `--actor ""` recorded no actor."""
+    args = {"--stream": SA, option: ""}
+    code, out, err = run(capsys, "exec", str(path), "register", "name=a", "kind=phone", "owner=acme",
+                         *(x for kv in args.items() for x in kv))
+    assert (code, out) == (2, "")
+    assert err == (f"error: argument {option}: must not be empty "
+                   "(see `event-explorer exec --help`)\n")
+    code, _, err = run(capsys, "simulate", str(path), "--stream", "")
+    assert code == 2 and err.startswith("error: argument --stream: must not be empty")
+
+
+def test_exec_usage_errors_are_one_error_line(path: Path) -> None:
+    """`exec` has its own parser, which printed its usage block first (the README promises one line)."""
+    line = assert_one_error_line(run_cli("exec", str(path), "rename", "name=x"))
+    assert line == "error: the following arguments are required: --stream (see `event-explorer exec --help`)"
