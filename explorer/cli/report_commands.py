@@ -12,7 +12,7 @@ from pathlib import Path
 
 import apsw
 
-from explorer.cli.common import CliError, open_store, parse_time, progress_printer
+from explorer.cli.common import CliError, non_empty, open_store, parse_time, progress_printer
 from explorer.reports.model import ReportCancelled, ReportError, ReportScope
 from explorer.reports.writer import FORMATS, format_of, report_files, write_report
 from explorer.store.readdb import ReadDatabase
@@ -27,21 +27,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Write an audit report of a store, a stream or a device and its connected devices. "
                     "Check it later with `event-explorer verify STORE --report FILE`.",
     )
-    p.add_argument("store")
-    p.add_argument("--stream", action="append", default=[], metavar="ID", help="only this stream (repeatable)")
-    p.add_argument("--connected-to", metavar="DEVICE",
+    p.add_argument("store", help="the store file (.evstore)")
+    p.add_argument("--stream", action="append", default=[], type=non_empty, metavar="ID",
+                   help="only this stream (repeatable)")
+    p.add_argument("--connected-to", type=non_empty, metavar="DEVICE",
                    help="a device (stream id, device id, or a name the device registry knows) and every "
                         "device connected to it")
-    p.add_argument("--since", metavar="ISO", help="recorded at or after (ISO 8601; no zone means UTC)")
-    p.add_argument("--until", metavar="ISO", help="recorded at or before (ISO 8601)")
-    p.add_argument("--from-position", type=int, metavar="N")
-    p.add_argument("--to-position", type=int, metavar="N")
-    p.add_argument("--type", action="append", default=[], metavar="T", help="only this event type (repeatable)")
-    p.add_argument("--actor", action="append", default=[], metavar="A", help="only events by this actor (repeatable)")
+    p.add_argument("--since", type=non_empty, metavar="ISO", help="recorded at or after (ISO 8601; no zone means UTC)")
+    p.add_argument("--until", type=non_empty, metavar="ISO", help="recorded at or before (ISO 8601)")
+    p.add_argument("--from-position", type=int, metavar="N", help="from this store position on")
+    p.add_argument("--to-position", type=int, metavar="N", help="up to this store position, inclusive")
+    p.add_argument("--type", action="append", default=[], type=non_empty, metavar="T",
+                   help="only this event type (repeatable)")
+    p.add_argument("--actor", action="append", default=[], type=non_empty, metavar="A",
+                   help="only events by this actor (repeatable)")
     p.add_argument("--format", choices=FORMATS, help="default: from the output file's extension")
-    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("-o", "--output", required=True, type=non_empty, metavar="FILE",
+                   help="the report file to write (.pdf, .html, .csv or .json)")
     p.add_argument("--title", default="", help="the report's title (default: from the scope)")
-    p.add_argument("--by", default=None, metavar="ACTOR", help="who generates it (default: the OS user)")
+    p.add_argument("--by", default=None, type=non_empty, metavar="ACTOR", help="who generates it (default: the OS user)")
     p.add_argument("--with-data", action="store_true", help="add an appendix with every event's full data")
     p.add_argument("--bookmarks", action="store_true",
                    help="include the store's saved bookmarks as annotations")

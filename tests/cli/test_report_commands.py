@@ -101,6 +101,17 @@ def test_bad_input_gets_one_error_line(copy: Path, tmp_path: Path, args: list[st
     assert not (tmp_path / "a.json").exists()
 
 
+@pytest.mark.parametrize("option", ["--since", "--until", "--connected-to", "--stream", "--type", "--actor", "--by"])
+def test_an_empty_option_value_is_a_usage_error(copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                option: str) -> None:
+    """`--since ""` or `--connected-to ""` was no filter: a report of the whole store."""
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["report", str(copy), option, "", "-o", str(tmp_path / "a.json")])
+    assert exit_.value.code == 2 and capsys.readouterr() == (
+        "", f"error: argument {option}: must not be empty (see `event-explorer report --help`)\n")
+    assert not (tmp_path / "a.json").exists()
+
+
 def test_existing_output_is_not_overwritten_without_force(copy: Path, tmp_path: Path) -> None:
     out = tmp_path / "keep.json"
     out.write_text("precious")
