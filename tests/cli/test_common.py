@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from explorer.cli import main
+from explorer.cli import build_parser, main
+from explorer.cli.command_commands import exec_parser
 from explorer.cli.common import CliError, parse_time, streamed_table
 from tests.helpers.cli import assert_one_error_line, run_cli
 
@@ -39,6 +41,19 @@ def test_usage_errors_are_one_error_line(args: list[str], words: str) -> None:
     """The README's promise: errors are one line on stderr starting with `error:` (exit 2)."""
     result = run_cli(*args)
     assert words in assert_one_error_line(result) and "usage:" not in result.stderr
+
+
+def _sub_commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {**action.choices, "exec": exec_parser()}  # `exec` hands its arguments to a parser of its own
+
+
+def test_every_argument_has_a_help_text() -> None:
+    """`--from-position`, `--limit`, `--json`, `--at-*`, `--devices`, `--seed`, ... showed no help."""
+    missing = [f"{name} {action.option_strings[0] if action.option_strings else action.dest}"
+               for name, sub in _sub_commands().items() for action in sub._actions if not (action.help or "").strip()]
+    assert missing == []
 
 
 @pytest.mark.parametrize("args, missing", [
