@@ -86,6 +86,18 @@ def test_pdf_from_the_dialog(qtbot: QtBot, dialog: ReportDialog, tmp_path: Path)
     assert blocker.args[0].path.read_bytes().startswith(b"%PDF") and blocker.args[0].pages >= 2
 
 
+def test_a_pdf_is_written_by_a_child_process_not_on_a_thread_of_the_app(
+        qtbot: QtBot, dialog: ReportDialog, tmp_path: Path) -> None:
+    """Qt's text layout holds the GIL: a large PDF written on a pool thread froze the window."""
+    dialog.path_edit.setText(str(tmp_path / "r.pdf"))
+    in_app = mock.Mock(side_effect=AssertionError("written in the app's process"))
+    with mock.patch("explorer.ui.views.report_dialog.write_report", in_app), \
+            qtbot.waitSignal(dialog.report_written, timeout=60_000) as blocker:
+        dialog.generate()
+    assert blocker.args[0].pages >= 2 and not in_app.called
+    qtbot.waitUntil(lambda: dialog.generate_button.isEnabled())
+
+
 def test_cancel_leaves_no_file(qtbot: QtBot, dialog: ReportDialog, tmp_path: Path) -> None:
     dialog.whole_radio.setChecked(True)
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("html"))

@@ -3,7 +3,8 @@
 The scope is prefilled from the app: the selected stream, the as-of cursor (the range ends
 there) and the region selection (the range is the region). The preview is page 1 of the PDF,
 rendered in a worker from a store clone whenever the scope settles; the report itself is written
-by another worker with progress and cancel. "Open when done" hands the file to the desktop.
+by another worker with progress and cancel (a PDF by a child process: ui/report_process.py).
+"Open when done" hands the file to the desktop.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from explorer.store.sqlite import SQLiteEventStore
 from explorer.timetravel import TimeTravel
 from explorer.ui import workers
 from explorer.ui.context import AppContext
+from explorer.ui.report_process import write_pdf_in_process
 
 log = logging.getLogger(__name__)
 
@@ -444,15 +446,23 @@ class ReportDialog(QDialog):
         scope, title, fmt = self.scope(), self.title_edit.text(), self.fmt()
         bookmarks = self._bookmarks(store.store_id)
         include_data = self.data_check.isChecked()
-        clone = store.clone()
+        if fmt == "pdf":  # Qt's text layout holds the GIL: in a process of its own (ui/report_process.py)
+            store_path = store.path
 
-        def job(cancelled: Any, progress: Any) -> ReportResult:
-            try:
-                return write_report(clone, scope, path, fmt=fmt, title=title, bookmarks=bookmarks,
-                                    include_data=include_data, time_travel=TimeTravel(clone, None),
-                                    progress=progress, cancelled=cancelled)
-            finally:
-                clone.close()
+            def job(cancelled: Any, progress: Any) -> ReportResult:
+                options = dict(title=title, bookmarks=bookmarks, include_data=include_data)
+                return write_pdf_in_process(store_path, scope, path, options=options, progress=progress,
+                                            cancelled=cancelled)
+        else:
+            clone = store.clone()
+
+            def job(cancelled: Any, progress: Any) -> ReportResult:
+                try:
+                    return write_report(clone, scope, path, fmt=fmt, title=title, bookmarks=bookmarks,
+                                        include_data=include_data, time_travel=TimeTravel(clone, None),
+                                        progress=progress, cancelled=cancelled)
+                finally:
+                    clone.close()
 
         worker = workers.Worker(job, name="report")
         worker.signals.progressed.connect(self._progressed)
