@@ -227,3 +227,38 @@ def test_a_dialog_whose_store_was_closed_writes_no_report_of_another(
     dialog.path_edit.setText(str(tmp_path / "r.json"))
     dialog.generate()
     assert dialog._report_worker is None and not (tmp_path / "r.json").exists()
+
+
+def test_saved_bookmarks_are_read_by_the_workers_never_on_the_gui_thread(
+        qtbot: QtBot, context: AppContext, tmp_path: Path) -> None:
+    """With no bookmarks shown in the app, the report reads those saved in the read database: a
+    SQLite read, so it runs in the preview's and the report's workers, not when Generate is pressed."""
+    import threading
+
+    from explorer.store.bookmarks import BookmarkStore
+    from explorer.store.readdb import ReadDatabase
+
+    saved = ReadDatabase.for_store(context.store.store_id)
+    BookmarkStore(saved).add(1500, "saved, not shown")
+    saved.close()
+    context.set_bookmarks([])
+    readers: list[str] = []
+    real = ReadDatabase.for_store
+
+    def for_store(store_id: str) -> ReadDatabase:
+        readers.append(threading.current_thread().name)
+        return real(store_id)
+
+    with mock.patch("explorer.ui.views.report_dialog.ReadDatabase.for_store", side_effect=for_store):
+        dlg = ReportDialog(context=context)
+        qtbot.addWidget(dlg)
+        dlg.whole_radio.setChecked(True)
+        with qtbot.waitSignal(dlg.preview_ready, timeout=30_000):
+            dlg.refresh_preview()
+        dlg.format_combo.setCurrentIndex(dlg.format_combo.findData("json"))
+        dlg.path_edit.setText(str(tmp_path / "r.json"))
+        with qtbot.waitSignal(dlg.report_written, timeout=30_000) as written:
+            dlg.generate()
+    dlg.done(0)
+    assert len(readers) >= 2 and threading.main_thread().name not in readers
+    assert [(a.position, a.note) for a in written.args[0].report.annotations] == [(1500, "saved, not shown")]

@@ -10,6 +10,7 @@ by another worker with progress and cancel (a PDF by a child process: ui/report_
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -300,20 +301,15 @@ class ReportDialog(QDialog):
     def fmt(self) -> str:
         return str(self.format_combo.currentData())
 
-    def _bookmarks(self, store_id: str) -> list[tuple[int, str]] | None:
+    def _bookmarks(self, store_id: str) -> Callable[[], list[tuple[int, str]] | None]:
+        """What the report annotates, for a worker to call: the bookmarks the app shows, or else
+        those saved in the read database, read there (never on the GUI thread)."""
         if not self.bookmarks_check.isChecked():
-            return None
+            return lambda: None
         if self.context.bookmarks:
-            return list(self.context.bookmarks)
-        try:
-            readdb = ReadDatabase.for_store(store_id)
-            try:
-                return BookmarkStore(readdb).pairs()
-            finally:
-                readdb.close()
-        except Exception:  # noqa: BLE001 - a report without annotations beats no report
-            log.exception("bookmarks unavailable for the report")
-            return None
+            shown = list(self.context.bookmarks)
+            return lambda: shown
+        return lambda: saved_bookmarks(store_id)
 
     def _format_changed(self) -> None:
         path = Path(self.path_edit.text())
@@ -355,13 +351,14 @@ class ReportDialog(QDialog):
         self._preview_pending = False
         serial = self._preview_serial
         scope, title = self.scope(), self.title_edit.text()
-        bookmarks = self._bookmarks(store.store_id)
+        bookmarks_of = self._bookmarks(store.store_id)
         clone = store.clone()
 
         def job(cancelled: Any, progress: Any) -> Any:
             from explorer.reports.pdf import render_first_page
 
             try:
+                bookmarks = bookmarks_of()
                 run = summary_run(clone, scope, title=title, bookmarks=bookmarks, cancelled=cancelled,
                                   progress=progress, time_travel=TimeTravel(clone, None))
                 assert run.report is not None
@@ -444,13 +441,13 @@ class ReportDialog(QDialog):
                 self.message.setText("Nothing was written; choose another file name.")
                 return
         scope, title, fmt = self.scope(), self.title_edit.text(), self.fmt()
-        bookmarks = self._bookmarks(store.store_id)
+        bookmarks_of = self._bookmarks(store.store_id)
         include_data = self.data_check.isChecked()
         if fmt == "pdf":  # Qt's text layout holds the GIL: in a process of its own (ui/report_process.py)
             store_path = store.path
 
             def job(cancelled: Any, progress: Any) -> ReportResult:
-                options = dict(title=title, bookmarks=bookmarks, include_data=include_data)
+                options = dict(title=title, bookmarks=bookmarks_of(), include_data=include_data)
                 return write_pdf_in_process(store_path, scope, path, options=options, progress=progress,
                                             cancelled=cancelled)
         else:
@@ -458,7 +455,7 @@ class ReportDialog(QDialog):
 
             def job(cancelled: Any, progress: Any) -> ReportResult:
                 try:
-                    return write_report(clone, scope, path, fmt=fmt, title=title, bookmarks=bookmarks,
+                    return write_report(clone, scope, path, fmt=fmt, title=title, bookmarks=bookmarks_of(),
                                         include_data=include_data, time_travel=TimeTravel(clone, None),
                                         progress=progress, cancelled=cancelled)
                 finally:
@@ -521,6 +518,19 @@ class ReportDialog(QDialog):
             self._preview_worker.cancel()
         self._preview_timer.stop()
         super().done(code)
+
+
+def saved_bookmarks(store_id: str) -> list[tuple[int, str]] | None:
+    """The bookmarks saved in the store's read database (a worker calls this), or None."""
+    try:
+        readdb = ReadDatabase.for_store(store_id)
+        try:
+            return BookmarkStore(readdb).pairs()
+        finally:
+            readdb.close()
+    except Exception:  # noqa: BLE001 - a report without annotations beats no report
+        log.exception("bookmarks unavailable for the report")
+        return None
 
 
 def _words(text: str) -> tuple[str, ...]:
