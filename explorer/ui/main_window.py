@@ -346,7 +346,8 @@ class MainWindow(QMainWindow):
         def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> SQLiteEventStore:
             return SQLiteEventStore.open(path, read_only=read_only, migrate=migrate)
 
-        worker = workers.Worker(job, name=f"open {path.name}")
+        # Its StoreError is a sentence for the user (shown, and logged as one warning line).
+        worker = workers.Worker(job, name=f"opening {path}", expected=(StoreError,))
         # Only the store asked for last is opened: an earlier open that ends later is let go.
         worker.signals.returned.connect(lambda store: self._on_opened(store) if self._opening is worker
                                         else self._let_go(store))

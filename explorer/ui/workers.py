@@ -55,13 +55,16 @@ class Worker(QRunnable):
     Attributes:
         signals: the WorkerSignals to connect to (deliver on the GUI thread, queued).
         name: for logs.
+        expected: errors the caller shows the user as an outcome (a store that cannot be opened):
+            logged as one warning line; any other error is logged with its traceback.
     """
 
-    def __init__(self, job: Job, *, name: str = "job") -> None:
+    def __init__(self, job: Job, *, name: str = "job", expected: tuple[type[BaseException], ...] = ()) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self.signals = WorkerSignals()
         self.name = name
+        self.expected = expected
         self._job = job
         self._cancel = threading.Event()
         self._progressed_at = float("-inf")  # when progress was last passed on (monotonic)
@@ -105,6 +108,9 @@ class Worker(QRunnable):
                 raise
             if self._cancel.is_set():  # the job stopped as asked: not a failure
                 log.info("worker %s stopped on cancel (%s)", self.name, type(exc).__name__)
+            elif isinstance(exc, self.expected):
+                log.warning("%s failed: %s", self.name, exc)
+                signals.errored.emit(exc)
             else:
                 log.exception("worker %s failed", self.name)
                 signals.errored.emit(exc)
@@ -122,9 +128,10 @@ def _signals_gone(exc: BaseException) -> bool:
 
 def start(job: Job, *, name: str = "job", pool: QThreadPool | None = None,
           on_result: Callable[[Any], None] | None = None,
-          on_error: Callable[[BaseException], None] | None = None) -> Worker:
+          on_error: Callable[[BaseException], None] | None = None,
+          expected: tuple[type[BaseException], ...] = ()) -> Worker:
     """Make a Worker, connect the callbacks, start it on `pool` (the global pool by default)."""
-    worker = Worker(job, name=name)
+    worker = Worker(job, name=name, expected=expected)
     if on_result is not None:
         worker.signals.returned.connect(on_result)
     if on_error is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import apsw
 import pytest
@@ -15,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from explorer.store import schema
 from explorer.store import sqlite as sqlite_module
+from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui import main_window as main_window_module
 from explorer.ui.main_window import MainWindow
 from explorer.ui.settings import Settings
@@ -139,6 +142,24 @@ def test_every_bad_file_gives_one_sentence_and_keeps_the_open_store(
     assert win.windowTitle().startswith("demo.evstore")
     # Still usable: another store opens after all those failures.
     open_ok(qtbot, win, demo_file, read_only=True)
+
+
+def test_a_store_that_cannot_be_opened_is_one_warning_in_the_log_an_unexpected_error_its_traceback(
+        qtbot: QtBot, window: tuple[MainWindow, Dialogs], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    win, _dialogs = window
+    missing = tmp_path / "nope.evstore"
+    with caplog.at_level("INFO"):
+        open_fails(qtbot, win, missing)
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, bool(r.exc_info)) for r in records] == [("WARNING", False)]
+    assert str(missing) in records[0].getMessage() and "no such file" in records[0].getMessage()
+
+    caplog.clear()
+    monkeypatch.setattr(SQLiteEventStore, "open", mock.Mock(side_effect=KeyError("a bug")))
+    with caplog.at_level("INFO"):
+        assert "unexpected error" in open_fails(qtbot, win, missing)
+    assert any(r.levelname == "ERROR" and r.exc_info for r in caplog.records)
 
 
 def use_schema_v2(monkeypatch: pytest.MonkeyPatch) -> None:

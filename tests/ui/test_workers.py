@@ -99,3 +99,20 @@ def test_progress_reaches_the_gui_thread_at_most_every_interval_and_always_at_th
         workers.QThreadPool.globalInstance().start(worker)
     assert seen[0] == (1, 20_000) and seen[-1] == (20_000, 20_000)
     assert len(seen) <= 2 + took[0] / workers.PROGRESS_INTERVAL_S
+
+
+def test_an_expected_error_is_one_warning_line_and_any_other_keeps_its_traceback(qtbot: QtBot, caplog) -> None:
+    errors: list[BaseException] = []
+
+    def fail(exc: BaseException):
+        def job(cancelled, progress):
+            raise exc
+        return job
+
+    with caplog.at_level("INFO", logger=workers.log.name):
+        for n, exc in enumerate((LookupError("no such store"), ZeroDivisionError("a bug")), 1):
+            workers.start(fail(exc), name="reading", on_error=errors.append, expected=(LookupError,))
+            qtbot.waitUntil(lambda n=n: len(errors) == n, timeout=5_000)
+    assert [type(e) for e in errors] == [LookupError, ZeroDivisionError]  # both are the caller's to show
+    logged = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if r.name == workers.log.name]
+    assert logged == [("WARNING", "reading failed: no such store", False), ("ERROR", "worker reading failed", True)]
