@@ -138,3 +138,20 @@ def test_caught_up_says_100_percent_only_when_nothing_is_left() -> None:
     model.set_statuses([ProjectionStatus("search", "Full-text search", 1, "live", 45_857, 45_857, 0, 0.0)], {},
                        paused=False)
     assert model.index(0, 4).data() == "100%"
+
+
+def test_the_message_of_one_store_is_not_shown_with_the_next(qtbot, context: AppContext, panel: ProjectionsPanel,
+                                                            tmp_path: Path) -> None:
+    qtbot.waitUntil(lambda: all_live_at(panel, context.head), timeout=20000)
+    with qtbot.waitSignal(panel.service.rebuild_finished, timeout=30000):
+        panel.service.rebuild(["graph"])
+    assert panel.message.text() == "Rebuilt graph."
+    other = tmp_path / "other.evstore"
+    make_demo(other, devices=5, events=300, seed=9)
+    first = context.store
+    context.set_store(SQLiteEventStore.open(other))
+    first.close()
+    assert panel.message.text() == ""
+    qtbot.waitUntil(lambda: all_live_at(panel, context.head), timeout=20000)
+    assert panel.message.text() == ""
+    save_artifact(panel, "projections_panel_second_store.png")

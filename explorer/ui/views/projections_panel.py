@@ -236,6 +236,7 @@ class ProjectionsPanel(QWidget):
         self.service.status_changed.connect(self._show)
         self.service.rebuild_finished.connect(self._rebuild_finished)
         self.service.failed.connect(self.message.setText)
+        context.store_changed.connect(self._store_changed)
         self._show(self.service.statuses)
 
     def selected_name(self) -> str | None:
@@ -257,6 +258,12 @@ class ProjectionsPanel(QWidget):
     def _rebuild_finished(self, names: object) -> None:
         self.message.setText("Rebuild cancelled; the read models are unchanged." if names is None
                              else f"Rebuilt {', '.join(names)}." if isinstance(names, list) else "")  # type: ignore[arg-type]
+        self._update_buttons()
+
+    def _store_changed(self, _store: object) -> None:
+        """The message told of the store before (a rebuild, a failure): not of the one open now.
+        (The service is connected first: its statuses of the new store are already empty.)"""
+        self.message.clear()
         self._update_buttons()
 
     def _show(self, statuses: list[ProjectionStatus]) -> None:
