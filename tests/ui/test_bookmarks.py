@@ -67,3 +67,21 @@ def test_a_store_without_events_has_nothing_to_bookmark(qtbot: QtBot, tmp_path) 
     view.add_at_cursor()
     assert view.model.rowCount() == 0 and "no events yet" in view.status.text()
     context.set_store(None)
+
+
+def test_a_note_is_one_line_whether_added_edited_or_saved_before(qtbot: QtBot, context: AppContext) -> None:
+    """The note box, the table's editor and the reports' annotations agree: white space runs
+    (a pasted line break, a tab) are one space."""
+    saved = BookmarkStore(ReadDatabase.for_store(context.store.store_id))
+    saved.add(50, "saved by an\nolder version")
+    view = BookmarksView(context=context)
+    qtbot.addWidget(view)
+    context.set_position(321)
+    view.note_edit.setText("   spaced\nnewline  note  ")  # what a paste can leave in the box
+    view.add_at_cursor()
+    model = view.model
+    assert [model.index(r, 2).data() for r in range(2)] == ["saved by an older version", "spaced newline note"]
+    assert saved.pairs()[1] == (321, "spaced newline note")
+    assert model.setData(model.index(1, 2), "edited\n\tin the  table")
+    assert saved.pairs()[1] == (321, "edited in the table")
+    assert context.bookmarks == [(50, "saved by an older version"), (321, "edited in the table")]

@@ -5,11 +5,16 @@ They are kept in the store's read database (explorer.store.bookmarks), published
 `context.set_bookmarks` so the timeline draws them, and exported into reports as annotations.
 The bookmark table is a few rows in a small local file: reading it on the GUI thread is an
 indexed lookup, not a scan of the store.
+
+A note is one line of plain text (`one_line`): a note typed or pasted into the note box, one edited
+in the table, and one saved by an older version are all kept and shown with every run of white
+space (line breaks, tabs) as one space, as the reports print the annotations.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -34,6 +39,12 @@ log = logging.getLogger(__name__)
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Position", "Recorded at", "Note")
+
+
+def one_line(note: str) -> str:
+    """A note as the app keeps and shows it: one line, white space runs as one space, trimmed
+    (`explorer.reports.model.annotations_in` prints annotations the same way)."""
+    return " ".join(str(note).split())
 
 
 class BookmarkModel(QAbstractTableModel):
@@ -95,7 +106,7 @@ class BookmarkModel(QAbstractTableModel):
         if not index.isValid() or index.column() != 2 or role != Qt.ItemDataRole.EditRole:
             return False
         mark = self.rows[index.row()]
-        note = " ".join(str(value).split())
+        note = one_line(value)
         self.rows[index.row()] = Bookmark(mark.id, mark.position, note, mark.created_at)
         self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole])
         self.note_edited.emit(mark.id, note)
@@ -179,7 +190,7 @@ class BookmarksView(QWidget):
 
     def reload(self) -> None:
         """Read the bookmarks again and publish them to the timeline."""
-        rows = self.marks.list() if self.marks is not None else []
+        rows = [replace(m, note=one_line(m.note)) for m in self.marks.list()] if self.marks is not None else []
         store = self.context.store
         times: dict[int, str] = {}
         for mark in rows:
@@ -197,7 +208,7 @@ class BookmarksView(QWidget):
         if position < 1:
             self.status.setText("Nothing to bookmark: the store has no events yet")
             return
-        note = self.note_edit.text().strip() or f"Bookmark at position {position:,}"
+        note = one_line(self.note_edit.text()) or f"Bookmark at position {position:,}"
         self.marks.add(position, note)
         self.note_edit.clear()
         self.status.setText(f"Bookmarked position {position:,}")
