@@ -573,13 +573,14 @@ class ProjectionRunner:
             if not batch:
                 break
             last = batch[-1]
+            fed = [g for g in active if g.checkpoint < last.position]  # a live model at the head only waits
             if not self._apply_batch(active, batch, types, cancelled):
                 stopped = True  # cancelled while the read database was locked: the batch rolled back
                 break
             read += len(batch)
             elapsed = time.perf_counter() - started
             rate = read / elapsed if elapsed > 0 else 0.0
-            for g in active:
+            for g in fed:
                 self.rates[g.projection.name] = rate
                 self.rate_history.setdefault(g.projection.name, deque(maxlen=60)).append(rate)
             self._swap_finished(gens, head)

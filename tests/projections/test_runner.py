@@ -262,6 +262,16 @@ def test_rebuild_builds_beside_keeps_the_old_model_readable_then_swaps(built: Pr
     assert not any(t.startswith(old_prefix) for t in tables)  # the old generation was dropped
 
 
+def test_a_rebuild_of_one_read_model_gives_only_that_one_a_rate(built: ProjectionRunner, tmp_path: Path) -> None:
+    runner = runner_for(built.store, ReadDatabase(tmp_path / "r.sqlite"))
+    runner.catch_up()
+    assert all(runner.rates.get(m.name, 0) > 0 for m in READ_MODELS)  # each was fed by that run
+    runner.rates.clear()
+    runner.rebuild(["graph"])
+    rates = {s.name: s.events_per_second for s in runner.status()}
+    assert rates["graph"] > 0 and [n for n, r in rates.items() if r] == ["graph"], rates
+
+
 def test_cancelled_rebuild_leaves_the_live_model_alone(built: ProjectionRunner, tmp_path: Path) -> None:
     runner = runner_for(built.store, ReadDatabase(tmp_path / "r.sqlite"))
     runner.batch_size = 500
