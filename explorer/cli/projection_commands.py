@@ -103,7 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_graph)
 
-    p = subparsers.add_parser("search", help="full-text search over device names, owners and event summaries")
+    p = subparsers.add_parser("search", help="full-text search over devices (name, owner, kind) and the events"
+                                             " of Device streams (other stream types are not indexed)")
     p.add_argument("store", help="the store file (.evstore)")
     p.add_argument("text", help="the words to find (put -- before text that starts with '-')")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N hits (default %(default)s)")
