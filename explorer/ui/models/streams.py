@@ -80,21 +80,38 @@ def device_names(store: SQLiteEventStore) -> dict[str, str]:
         readdb.close()
 
 
+def has_symbols(text: str) -> bool:
+    """Whether `text` has characters the search index cannot see: its FTS5 tokenizer (unicode61)
+    keeps only letters and digits as words, so an emoji or a sign is no part of any word there."""
+    return any(not (ch.isalnum() or ch.isspace()) for ch in text)
+
+
 def name_matches(store: SQLiteEventStore, text: str, limit: int = 200) -> list[StreamInfo]:
-    """Streams whose device name (or owner, kind) matches `text`, via the search read model."""
+    """Streams whose device name (or owner, kind) matches `text`, via the search read model:
+    words as prefixes of words. Text with symbols ("📱", "<b>") is also looked for inside the
+    devices' names (the registry's), case-folded; those streams come first."""
     readdb = _read_database(store)
     if readdb is None:
         return []
     try:
+        ids: dict[str, None] = {}
+        if has_symbols(text):
+            try:
+                from explorer.projections.registry import names_at
+
+                wanted = text.casefold()
+                ids.update((sid, None) for sid, name in names_at(readdb).items() if wanted in name.casefold())
+            except Exception:  # noqa: BLE001 - the word search below still answers
+                log.exception("name lookup failed")
         from explorer.projections.search import search
 
-        ids = dict.fromkeys(h.stream_id for h in search(readdb, text, limit) if h.kind == "device")
+        ids.update((h.stream_id, None) for h in search(readdb, text, limit) if h.kind == "device")
     except Exception:  # noqa: BLE001
         log.exception("name search failed")
         return []
     finally:
         readdb.close()
-    return [info for info in (store.stream_info(sid) for sid in ids) if info is not None]
+    return [info for info in (store.stream_info(sid) for sid in list(ids)[:limit]) if info is not None]
 
 
 class StreamTreeModel(QAbstractItemModel):

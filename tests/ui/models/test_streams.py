@@ -89,6 +89,37 @@ def test_device_names_label_streams_and_filter_finds_names(qtbot: QtBot, demo_fi
     assert sid in found
 
 
+def test_filter_finds_names_by_emoji_and_signs_the_search_index_cannot_see(qtbot: QtBot, demo_copy: Path) -> None:
+    """FTS5's tokenizer keeps letters and digits only: "📱" is no word of "📱phone😀‍🔥" there."""
+    import uuid
+
+    from explorer.projections import runner_for
+    from explorer.store.base_types import NO_STREAM
+    from explorer.store.records import NewEvent
+
+    named = {}
+    with SQLiteEventStore.open(demo_copy) as store:
+        for name in ("📱phone😀\u200d🔥", "<b>Bold</b> Tablet"):
+            device = str(uuid.uuid4())
+            named[name] = f"device-{device}"
+            store.append(named[name], "Device", [NewEvent("DeviceRegistered", {
+                "device_id": device, "name": name, "kind": "phone", "owner": "qa"})], NO_STREAM)
+        runner = runner_for(store)
+        runner.catch_up()
+        runner.readdb.close()
+    model, _store = loaded_model(qtbot, demo_copy, page_size=100)
+    for text, name in (("📱", "📱phone😀\u200d🔥"), ("😀\u200d🔥", "📱phone😀\u200d🔥"), ("<B>bold", "<b>Bold</b> Tablet")):
+        with qtbot.waitSignal(model.types_loaded, timeout=10_000):
+            model.set_filter(text)
+        top = model.index(0, 0)
+        assert top.data() is not None and top.data().startswith("Name matches"), text
+        found = [model.index(r, 0, top).data(STREAM_ID_ROLE) for r in range(model.rowCount(top))]
+        assert found[0] == named[name], text
+    with qtbot.waitSignal(model.types_loaded, timeout=10_000):
+        model.set_filter("🚚")
+    assert model.rowCount() == 0
+
+
 def test_counts_and_new_streams_follow_appends(qtbot: QtBot, demo_copy: Path) -> None:
     from tests.helpers.ui import append_events
 
