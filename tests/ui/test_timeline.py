@@ -279,3 +279,69 @@ def test_a_store_opened_empty_gets_its_timeline_when_events_arrive(qtbot, tmp_pa
                                 else []) == 4, timeout=5000)
     timeline.reader.wait()
     context.set_store(None)
+
+
+TIME_OF_DAY = r"\d\d:\d\d(:\d\d(\.\d\d\d)?)?"
+
+
+def axis_labels(plot) -> list[str]:
+    """The bottom axis's tick labels for the plot's visible range (as last drawn)."""
+    axis = plot.getAxis("bottom")
+    plot.scene().views()[0].grab()  # draw: the axis measures its labels with the painter's font
+    (x0, x1), _ = plot.getViewBox().viewRange()
+    return [label for spacing, values in axis.tickValues(x0, x1, axis.size().width())
+            for label in axis.tickStrings(values, 1.0, spacing)]
+
+
+def timeline_of(qtbot, store) -> TimelineView:
+    context = AppContext()
+    context.set_store(store)
+    timeline = TimelineView(context=context)
+    qtbot.addWidget(timeline)
+    timeline.resize(900, 240)
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    return timeline
+
+
+def test_the_axis_of_an_empty_store_is_the_hour_around_now_with_its_date(qtbot, tmp_path: Path) -> None:
+    """Not "00.100 … 00.900" (a second of 1970)."""
+    import re
+    import time
+
+    from explorer.store.sqlite import SQLiteEventStore
+
+    timeline = timeline_of(qtbot, SQLiteEventStore.create(tmp_path / "empty.evstore"))
+    (x0, x1), _ = timeline.plot.getViewBox().viewRange()
+    assert x0 < time.time() < x1 and 3000 < x1 - x0 < 4000
+    labels = axis_labels(timeline.plot)
+    assert labels and all(re.fullmatch(TIME_OF_DAY, label) for label in labels), labels
+    middle = timeline_module.from_seconds((x0 + x1) / 2)
+    assert timeline.plot.getAxis("bottom").caption == f"{middle:%Y-%m-%d} (UTC)"
+    timeline.context.set_store(None)
+
+
+def test_events_within_one_second_are_shown_in_a_minute_with_their_date(qtbot, tmp_path: Path) -> None:
+    """Not "38.700 … 39.599" without a date; zoomed in, the ticks still name the time of day."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from explorer.store.sqlite import SQLiteEventStore
+
+    times = iter(datetime(2026, 3, 9, 10, 15, 38, 700_000, tzinfo=UTC) + timedelta(milliseconds=30 * k)
+                 for k in range(100))
+    store = SQLiteEventStore.create(tmp_path / "burst.evstore", clock=lambda: next(times))
+    store.append("order-1", "Order", [NewEvent("OrderPlaced", {"n": k}) for k in range(30)], ANY)
+    timeline = timeline_of(qtbot, store)
+    lo, hi = timeline._span
+    (x0, x1), _ = timeline.plot.getViewBox().viewRange()
+    assert hi - lo < 1 and x0 < lo and hi < x1 and x1 - x0 >= 60
+    labels = axis_labels(timeline.plot)
+    assert labels and all(re.fullmatch(TIME_OF_DAY, label) for label in labels), labels
+    assert timeline.plot.getAxis("bottom").caption == "2026-03-09 (UTC)"
+    timeline.plot.setXRange(lo, lo + 2, padding=0)
+    labels = axis_labels(timeline.plot)
+    assert "10:15:39.000" in labels and all(re.fullmatch(TIME_OF_DAY, label) for label in labels), labels
+    save_artifact(timeline, "timeline_one_second.png")
+    timeline.reader.wait()
+    timeline.context.set_store(None)

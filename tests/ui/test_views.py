@@ -191,6 +191,25 @@ def test_an_empty_store_opens_quietly(qtbot: QtBot, win: MainWindow, tmp_path: P
     assert win.views["detail"].hash_edit.text() == ""
 
 
+def test_the_overview_of_an_empty_store_says_so_on_the_hour_around_now(qtbot: QtBot, win: MainWindow,
+                                                                       tmp_path: Path, demo_file: Path) -> None:
+    """Not a second of 1970 ("00.100 … 00.900"), nor the chart of the store open before."""
+    import time
+
+    overview = win.views["overview"]
+    open_store(qtbot, win, demo_file)
+    qtbot.waitUntil(lambda: overview.summary is not None and overview.summary.head == 2000, timeout=10_000)
+    path = tmp_path / "empty.evstore"
+    SQLiteEventStore.create(path).close()
+    open_store(qtbot, win, path)
+    qtbot.waitUntil(lambda: overview.summary is not None and overview.summary.head == 0, timeout=10_000)
+    plot = overview.plot.getPlotItem()
+    (x0, x1), _ = plot.getViewBox().viewRange()
+    assert x0 < time.time() < x1 and x1 - x0 < 2 * 3600
+    assert plot.titleLabel.text.startswith("No events yet") and overview.bars is None
+    assert plot.getAxis("bottom").caption.endswith("(UTC)")
+
+
 def test_type_and_time_range_filters_in_the_events_view(qtbot: QtBot, win: MainWindow, demo_file: Path) -> None:
     from datetime import timedelta
 

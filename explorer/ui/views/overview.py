@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.context import AppContext
 from explorer.ui.models.reader import StoreReader
+from explorer.ui.views.time_axis import UtcDateAxis, empty_range
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class OverviewView(QWidget):
         self.event_table = _table(["Event type", "Events"])
 
         palette = self.palette()
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        self.plot = pg.PlotWidget(axisItems={"bottom": UtcDateAxis()})
         self.plot.setBackground(palette.color(QPalette.ColorRole.Base))
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=True, y=False)
@@ -219,7 +220,10 @@ class OverviewView(QWidget):
             self.event_table.insertRow(row)
             self.event_table.setItem(row, 0, _item(event_type))
             self.event_table.setItem(row, 1, _item(f"{n:,}", number=True))
-        if summary.bucket_start is not None and summary.histogram:
+        if summary.bucket_start is None or not summary.histogram:  # no events yet: the hour around now
+            self.plot.setTitle("No events yet (recorded, UTC)", color=self.palette().color(QPalette.ColorRole.Text))
+            self.plot.setXRange(*empty_range(), padding=0)
+        else:
             start, width = summary.bucket_start.timestamp(), float(summary.bucket_width_s)
             end = start + width * len(summary.histogram)
             xs = [start + width * (i + 0.5) for i in range(len(summary.histogram))]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSt
 from explorer.store.records import format_time
 from explorer.ui.context import AppContext
 from explorer.ui.views.latest_reader import Connections, LatestReader
+from explorer.ui.views.time_axis import UtcDateAxis, empty_range, fit_range, from_seconds
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +39,8 @@ PAGE_STEP = 100
 AXIS_WIDTH = 72  # the histogram's and the lane's left axes share a width so their x lines up
 
 
-class DateAxis(pg.DateAxisItem):
-    """A UTC date axis whose day ticks name the month too ("Oct 02", not "02")."""
-
-    def __init__(self) -> None:
-        super().__init__(orientation="bottom", utcOffset=0)
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
-        if 3600 * 6 < spacing < 28 * 86400:
-            return [from_seconds(v).strftime("%b %d") for v in values]
-        return super().tickStrings(values, scale, spacing)
-
-
 def to_seconds(value: datetime) -> float:
     return value.timestamp()
-
-
-def from_seconds(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
 
 
 class TimelineView(QWidget):
@@ -172,7 +157,7 @@ class TimelineView(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(170)
         self.graphics.installEventFilter(self)
-        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": DateAxis()})
+        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": UtcDateAxis()})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
@@ -315,18 +300,15 @@ class TimelineView(QWidget):
         self.request_markers()
 
     def _set_limits(self) -> None:
-        if self._span is None:
-            return
-        lo, hi = self._span
+        lo, hi = empty_range() if self._span is None else fit_range(*self._span)
         pad = max((hi - lo) * 0.02, 1.0)
         self.plot.getViewBox().setLimits(xMin=lo - pad, xMax=hi + pad, minXRange=1.0)
 
     def zoom_to_fit(self) -> None:
-        """Show the whole store."""
-        if self._span is None:
-            return
-        lo, hi = self._span
-        self.plot.setXRange(lo, max(hi, lo + 1.0), padding=0.01)
+        """Show the whole store (at least a minute around events that lie closer together; the
+        hour around now for a store without events)."""
+        lo, hi = empty_range() if self._span is None else fit_range(*self._span)
+        self.plot.setXRange(lo, hi, padding=0.01)
         self.request_histogram()
 
     def _head_changed(self, head: int) -> None:
