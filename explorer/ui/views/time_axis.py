@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 
 import pyqtgraph as pg
+from PySide6.QtCore import Signal
 from pyqtgraph.graphicsItems.DateAxisItem import MINUTE_SPACING, MS_SPACING, TickSpec, ZoomLevel, makeMSStepper, makeSStepper
 
 MIN_FIT_S = 60.0
@@ -57,13 +58,21 @@ class UtcDateAxis(pg.DateAxisItem):
     day, and the caption the visible range's date(s).
 
     Attributes:
-        caption: the caption shown ("" before a range is set).
+        caption: the visible range's date(s) ("" before a range is set).
+        shows_caption: the caption is drawn under the ticks (else the owner shows it elsewhere,
+            from `caption_changed`, where it costs no height).
+
+    Signals:
+        caption_changed(str): the caption changed (the range moved to other dates).
     """
 
+    caption_changed = Signal(str)
     caption = ""  # a class default: the base class's __init__ already sets a range
+    shows_caption = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, shows_caption: bool = True) -> None:
         super().__init__(orientation="bottom", utcOffset=0)
+        self.shows_caption = shows_caption
         # pyqtgraph's finest level labels ticks "%S.%f" ("38.700"): which minute, which hour?
         self.zoomLevels[1] = ZoomLevel([
             TickSpec(MINUTE_SPACING, makeSStepper(MINUTE_SPACING), "%H:%M:%S"),
@@ -80,4 +89,6 @@ class UtcDateAxis(pg.DateAxisItem):
         caption = range_caption(min(mn, mx), max(mn, mx))
         if caption != self.caption:
             self.caption = caption
-            self.setLabel(caption)
+            if self.shows_caption:
+                self.setLabel(caption)
+            self.caption_changed.emit(caption)

@@ -152,12 +152,20 @@ class TimelineView(QWidget):
         self.info.setToolTip("The as-of cursor: every view shows the store as of this event")
         self.toolbar.addSpacing(8)
         self.toolbar.addWidget(self.info, 1)
+        # The date axis's caption: here, it costs the histogram no height.
+        self.dates = QLabel()
+        self.dates.setTextFormat(Qt.TextFormat.PlainText)
+        self.dates.setToolTip("The dates of the time shown (UTC)")
+        self.toolbar.addWidget(self.dates)
 
     def _build_plots(self) -> None:
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(170)
         self.graphics.installEventFilter(self)
-        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": UtcDateAxis()})
+        axis = UtcDateAxis(shows_caption=False)
+        axis.caption_changed.connect(self.dates.setText)
+        self.dates.setText(axis.caption)
+        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": axis})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
