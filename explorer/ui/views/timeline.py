@@ -156,6 +156,7 @@ class TimelineView(QWidget):
         self.dates = QLabel()
         self.dates.setTextFormat(Qt.TextFormat.PlainText)
         self.dates.setToolTip("The dates of the time shown (UTC)")
+        self.dates.setContentsMargins(16, 0, 4, 0)  # apart from the cursor's text when the window is narrow
         self.toolbar.addWidget(self.dates)
 
     def _build_plots(self) -> None:
