@@ -210,6 +210,8 @@ class ReadDatabase:
 # -- a damaged read database ------------------------------------------------------------------
 
 _REPAIR_LOCK = threading.Lock()  # the views of one store open its read database together
+TELL_THE_USER = "tell_the_user"
+"""A log record with this attribute set is news for the user (the app shows it), not only for the log."""
 
 
 def _still_damaged(path: Path) -> bool:
@@ -244,9 +246,10 @@ def _set_aside(path: Path, exc: BaseException) -> None:
         part = path.with_name(path.name + suffix)
         if part.exists():
             part.replace(aside.with_name(aside.name + suffix))
-    log.warning("the read database %s was damaged (%s): it was moved to %s (bookmarks in it can be recovered with"
-                " sqlite3's .recover) and its read models are built again from the store",
-                path, str(exc).split(": ", 1)[-1], aside)
+    log.warning("the read database %s was damaged (%s). It was moved to %s, where the bookmarks in it can be"
+                " recovered with sqlite3's .recover; the read models are built again from the store, which is"
+                " not affected",
+                path, str(exc).split(": ", 1)[-1], aside, extra={TELL_THE_USER: True})
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import importlib
 import logging
 import sqlite3
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from explorer import about, paths
 from explorer.store.errors import StoreError, StoreOpenError
+from explorer.store.readdb import TELL_THE_USER
 from explorer.store.sqlite import SQLiteEventStore, is_writable_location
 from explorer.ui import workers
 from explorer.ui.context import AppContext
@@ -74,6 +76,22 @@ EXTRA_SHORTCUTS: list[tuple[str, str]] = [
 MENUS = ("File", "View", "Store", "Tools", "Help")
 
 
+class _UserNotices(logging.Handler):
+    """Log records marked for the user (`readdb.TELL_THE_USER`, e.g. a damaged read database set
+    aside: the bookmarks seem gone) passed to the window by a signal, from whichever thread logs."""
+
+    def __init__(self, signal: Any) -> None:
+        super().__init__(logging.WARNING)
+        self._signal = signal
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, TELL_THE_USER, False):
+            try:
+                self._signal.emit(record.getMessage())
+            except RuntimeError:  # the window is gone
+                pass
+
+
 def load_factory(ref: str) -> Callable[..., Any]:
     """Resolve a "module:attribute" reference."""
     module_name, _, attr = ref.partition(":")
@@ -107,6 +125,7 @@ class MainWindow(QMainWindow):
 
     store_opened = Signal(object)
     store_open_failed = Signal(str)
+    user_notice = Signal(str)
 
     def __init__(self, *, context: AppContext | None = None, settings: Settings | None = None,
                  restore: bool = True) -> None:
@@ -154,6 +173,11 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel("No store open")
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.statusBar().addWidget(self.status_label, 1)
+
+        self.user_notice.connect(self._show_notice)  # a method of the window: queued to the GUI thread
+        self._notices = _UserNotices(self.user_notice)
+        logging.getLogger().addHandler(self._notices)
+        self.destroyed.connect(partial(logging.getLogger().removeHandler, self._notices))
 
         self.context.store_changed.connect(self._on_store_changed)
         self.context.head_changed.connect(lambda _head: self._update_title())
@@ -454,6 +478,9 @@ class MainWindow(QMainWindow):
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.exec()
 
+    def _show_notice(self, text: str) -> None:
+        self.show_error("Read database", text[:1].upper() + text[1:] + ".")
+
     def ask(self, title: str, text: str) -> bool:
         if self.message_hook is not None:
             return bool(self.message_hook("question", title, text))
@@ -582,4 +609,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         self.save_layout()
         self._poll.stop()
+        logging.getLogger().removeHandler(self._notices)
         super().closeEvent(event)

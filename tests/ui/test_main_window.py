@@ -11,7 +11,7 @@ from unittest import mock
 
 import apsw
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QUrl
+from PySide6.QtCore import QCoreApplication, QMimeData, QPointF, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QDropEvent
 from pytestqt.qtbot import QtBot
 
@@ -355,3 +355,40 @@ def test_the_status_bar_follows_the_head(qtbot: QtBot, window: tuple[MainWindow,
         writer.append("device-x", "Device", [NewEvent("DeviceRenamed", {"name": "x"})] * 3, ANY)
     qtbot.waitUntil(lambda: win.context.head == head + 3, timeout=15_000)
     assert f"/ {head + 3:,}" in win.status_label.text()
+
+
+def test_a_damaged_read_database_is_told_to_the_user_once_with_where_it_went(
+        qtbot: QtBot, window: tuple[MainWindow, Dialogs], demo_file: Path, tmp_path: Path) -> None:
+    """Its bookmarks seem gone: the user hears why and where the old file is, not only the log."""
+    from explorer import paths
+
+    win, dialogs = window
+    path = tmp_path / "demo.evstore"
+    shutil.copy(demo_file, path)
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        read_db = paths.read_db_path(store.store_id)
+    read_db.parent.mkdir(parents=True, exist_ok=True)
+    read_db.write_bytes(b"not a database " * 500)
+
+    open_ok(qtbot, win, path)
+    qtbot.waitUntil(lambda: len(dialogs.errors()) == 1, timeout=15_000)
+    text = dialogs.errors()[0]
+    aside = list(read_db.parent.glob(read_db.name + ".damaged-*"))
+    assert len(aside) == 1 and text.startswith(f"The read database {read_db} was damaged") and str(aside[0]) in text
+    assert [title for kind, title, _t in dialogs.shown if kind == "error"] == ["Read database"]
+    QThreadPool.globalInstance().waitForDone(10_000)  # the other views open the new read database...
+    QCoreApplication.processEvents()
+    assert len(dialogs.errors()) == 1  # ...and find nothing to tell
+
+
+def test_notices_for_the_user_stop_with_the_window(qtbot: QtBot, tmp_path: Path) -> None:
+    from explorer.store.readdb import TELL_THE_USER
+
+    win, dialogs = make_window(qtbot, tmp_path / "settings.ini")
+    logging.getLogger("explorer.store.readdb").warning("told", extra={TELL_THE_USER: True})
+    qtbot.waitUntil(lambda: dialogs.errors() == ["Told."], timeout=5_000)
+    logging.getLogger("explorer.store.readdb").warning("only logged")
+    win.close()
+    logging.getLogger("explorer.store.readdb").warning("after close", extra={TELL_THE_USER: True})
+    QCoreApplication.processEvents()
+    assert dialogs.errors() == ["Told."]
