@@ -198,13 +198,14 @@ def step_preview(run: Run) -> str:
 
 
 def step_report(run: Run) -> str:
+    """A PDF as the app's Report dialog writes it: in a child process (checks a frozen build starts it)."""
     model = _import("explorer.reports.model")
-    writer = _import("explorer.reports.writer")
+    in_process = _import("explorer.ui.report_process")
 
     target = run.workdir / "report.pdf"
     stream = run.facts["store"]["night_caller"]
-    result = writer.write_report(run.store, model.ReportScope(stream_ids=(stream,)), target,
-                                 title="Event Explorer self-test")
+    result = in_process.write_pdf_in_process(run.store.path, model.ReportScope(stream_ids=(stream,)), target,
+                                             options={"title": "Event Explorer self-test"})
     data = target.read_bytes() if target.exists() else b""
     _require(data.startswith(b"%PDF-"), f"{target.name} is not a PDF ({len(data)} bytes)")
     _require(result.events > 0, "the report lists no events")
