@@ -261,6 +261,7 @@ class _Generation:
     role: str
     checkpoint: int
     failed: bool
+    gone: bool = False  # another process dropped it (swapped out, or a rebuild cancelled): nothing to feed
 
 
 class RebuildCancelled(Exception):
@@ -357,6 +358,12 @@ class ProjectionRunner:
         db = self.readdb.db
 
         def start() -> _Generation:
+            # Another process (the app's child, a CLI command) may have started one since we looked:
+            # under the write lock, join it rather than make a second of the same role.
+            row = db.execute("SELECT generation, checkpoint, failed_position FROM projection_generations"
+                             " WHERE name = ? AND role = ? ORDER BY generation DESC LIMIT 1", (name, role)).fetchone()
+            if row is not None:
+                return _Generation(cls(prefix=prefix_of(name, row[0])), row[0], role, row[1], row[2] is not None)
             row = db.execute("SELECT max(generation) FROM projection_generations WHERE name = ?",
                              (name,)).fetchone()
             generation = (row[0] or 0) + 1
@@ -559,7 +566,7 @@ class ProjectionRunner:
         if progress is not None:  # where it starts: a bar shows 0% (or how far a resumed run was)
             progress(min((g.checkpoint for g in pool), default=0), self.store.head().position)
         while True:
-            active = [g for g in gens if not g.failed]
+            active = [g for g in gens if not g.failed and not g.gone]
             if not active:
                 break
             head = self.store.head().position
@@ -600,11 +607,14 @@ class ProjectionRunner:
         db = self.readdb.db
         last_us = batch[-1].recorded_us
         batch_types = {e.type for e in batch}
-        before = [(g, g.checkpoint, g.failed) for g in active]
+        before = [(g, g.checkpoint, g.failed, g.role, g.gone) for g in active]
         dirty = False  # a try rolled back after projections had applied part of it
 
         def apply() -> None:
+            self._adopt_others_progress(active)
             for g in active:
+                if g.gone or g.failed:
+                    continue
                 if dirty and g.checkpoint > 0:
                     g.projection.create_indexes(db)  # caches reload through them
                 if g.checkpoint >= batch[-1].position:
@@ -620,8 +630,8 @@ class ProjectionRunner:
             # Checkpoints and failures as before the batch; caches that saw part of it are dropped
             # (they reload from the tables).
             nonlocal dirty
-            for g, checkpoint, failed in before:
-                g.checkpoint, g.failed = checkpoint, failed
+            for g, checkpoint, failed, role, gone in before:
+                g.checkpoint, g.failed, g.role, g.gone = checkpoint, failed, role, gone
             if began:
                 dirty = True
                 for g in active:
@@ -632,6 +642,27 @@ class ProjectionRunner:
         except _CancelledWhileBusy:
             return False
         return True
+
+    def _adopt_others_progress(self, gens: list[_Generation]) -> None:
+        """Under the write lock: take each generation's checkpoint, failure and role as the table
+        has them. Another process (the app's read-model child, a CLI command) may have applied
+        batches, or swapped or dropped a generation, since this runner read them; applying from the
+        older checkpoint would apply events twice (the search index failed on a duplicate rowid)."""
+        db = self.readdb.db
+        rows = {(name, generation): (role, checkpoint, failed) for name, generation, role, checkpoint, failed
+                in db.execute("SELECT name, generation, role, checkpoint, failed_position FROM projection_generations")}
+        for g in gens:
+            row = rows.get((g.projection.name, g.generation))
+            if row is None:
+                g.gone = True
+                continue
+            role, checkpoint, failed = row
+            g.role, g.failed = role, g.failed or failed is not None
+            if checkpoint != g.checkpoint:
+                g.checkpoint = checkpoint
+                g.projection.discard_caches()  # they saw the tables before the other process's batches
+                if checkpoint > 0:
+                    g.projection.create_indexes(db)  # caches reload through them
 
     def _index(self, g: _Generation) -> None:
         projection = g.projection
@@ -698,24 +729,35 @@ class ProjectionRunner:
         """Swap in each building generation that reached the head (one transaction each)."""
         db = self.readdb.db
         for g in list(gens):
-            if g.role != "building" or g.failed or g.checkpoint < head:
+            if g.role != "building" or g.failed or g.gone or g.checkpoint < head:
                 continue
             name = g.projection.name
-            olds = [o for o in gens if o.projection.name == name and o.role == "live"]
 
-            def swap(g: _Generation = g, name: str = name, olds: list[_Generation] = olds) -> None:
+            def swap(g: _Generation = g, name: str = name) -> str | None:
+                # The table decides (another process may have swapped it in already): the building
+                # generation must still be there, and every other live one of the name goes.
+                row = db.execute("SELECT role FROM projection_generations WHERE name = ? AND generation = ?",
+                                 (name, g.generation)).fetchone()
+                if row is None or row[0] != "building":
+                    return None if row is None else str(row[0])
                 g.projection.create_indexes(db)  # readers get it complete, indexes included
-                for old in olds:
-                    old.projection.drop(db)
+                for (generation,) in db.execute(
+                        "SELECT generation FROM projection_generations WHERE name = ? AND role = 'live'",
+                        (name,)).fetchall():
+                    self.projections[name](prefix=prefix_of(name, generation)).drop(db)
                     db.execute("DELETE FROM projection_generations WHERE name = ? AND generation = ?",
-                               (name, old.generation))
+                               (name, generation))
                 db.execute("UPDATE projection_generations SET role = 'live' WHERE name = ? AND generation = ?",
                            (name, g.generation))
+                return "live"
 
-            self._write(swap)
-            for old in olds:
+            role = self._write(swap)
+            if role is None:  # dropped by another process
+                g.gone = True
+                continue
+            for old in [o for o in gens if o.projection.name == name and o is not g and o.role == "live"]:
                 gens.remove(old)
-            g.role = "live"
+            g.role = role
 
 
 def _us(value: datetime | None) -> int | None:

@@ -272,6 +272,47 @@ def test_a_rebuild_of_one_read_model_gives_only_that_one_a_rate(built: Projectio
     assert rates["graph"] > 0 and [n for n, r in rates.items() if r] == ["graph"], rates
 
 
+def test_a_runner_whose_batches_another_process_applied_meanwhile_skips_them(
+        demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    """Two runners on one read database (the app's child and a CLI command): while one is between
+    batches, the other catches up to the head. The first must go on from the table's checkpoint, not
+    its own: applied again, the events failed the search index (a duplicate rowid), for good."""
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    path = tmp_path / "r.sqlite"
+    first, other = runner_for(store, ReadDatabase(path)), runner_for(store.clone(), ReadDatabase(path))
+    first.batch_size = 400
+    calls: list[int] = []
+
+    def meanwhile(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:  # after the first batch: the other runner takes everything to the head
+            other.catch_up()
+
+    first.catch_up(progress=meanwhile)
+    assert len(calls) >= 3
+    for runner in (first, other):
+        assert {s.name: (s.state, s.checkpoint) for s in runner.status()} == {
+            m.name: (LIVE, store.head().position) for m in READ_MODELS}
+    generations = first.readdb.db.execute("SELECT name, count(*) FROM projection_generations GROUP BY name")
+    assert dict(generations.fetchall()) == {m.name: 1 for m in READ_MODELS}
+    assert dump(first.readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
+
+
+def test_first_builds_started_together_by_several_processes_make_one_read_model_each(
+        demo: tuple[Path, DemoSummary], tmp_path: Path) -> None:
+    store = SQLiteEventStore.open(demo[0], read_only=True)
+    commands = [subprocess.Popen([sys.executable, "-m", "explorer", "project", str(demo[0]), "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                for _ in range(4)]
+    results = [(c.wait(timeout=120), *c.communicate()) for c in commands]
+    assert [code for code, _out, _err in results] == [0] * 4, results
+    assert all(err == "" for _code, _out, err in results), results
+    readdb = ReadDatabase.for_store(store.store_id)
+    rows = readdb.db.execute("SELECT name, role, checkpoint, failed_position FROM projection_generations").fetchall()
+    assert sorted(rows) == sorted((m.name, "live", store.head().position, None) for m in READ_MODELS)
+    assert dump(readdb) == fresh_dump(store, tmp_path / "fresh.sqlite")
+
+
 def test_cancelled_rebuild_leaves_the_live_model_alone(built: ProjectionRunner, tmp_path: Path) -> None:
     runner = runner_for(built.store, ReadDatabase(tmp_path / "r.sqlite"))
     runner.batch_size = 500
