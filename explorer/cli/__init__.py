@@ -11,12 +11,15 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import apsw
 
-from explorer import __version__
+from explorer import __version__, paths
 from explorer.cli.common import CliError, Exit, OneLineParser
 from explorer.store.errors import StoreError
+from explorer.store.readdb import set_aside_if_damaged
+from explorer.store.sqlite import SQLiteEventStore
 
 # Each module has register(subparsers) that adds its sub-commands. Add new modules here.
 COMMAND_MODULES = (
@@ -62,6 +65,22 @@ class _WarningLines(logging.Handler):
             self.handleError(record)
 
 
+STORE_WRITING_COMMANDS = frozenset({"exec", "simulate", "demo", "migrate"})
+
+
+def _read_database_set_aside(args: argparse.Namespace) -> bool:
+    """Whether the read database of the command's store was damaged and is now set aside."""
+    store_path = getattr(args, "store", None)
+    if not isinstance(store_path, str) or not Path(store_path).is_file():
+        return False
+    try:
+        with SQLiteEventStore.open(Path(store_path), read_only=True) as store:
+            store_id = store.store_id
+    except (StoreError, apsw.Error):
+        return False
+    return set_aside_if_damaged(paths.read_db_path(store_id)) is not None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one sub-command; return its exit code."""
     parser = build_parser()
@@ -69,7 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings = _WarningLines()
     logging.getLogger().addHandler(warnings)
     try:
-        return int(args.handler(args) or 0)
+        try:
+            return int(args.handler(args) or 0)
+        except (apsw.CorruptError, apsw.NotADBError):
+            # Damage found while reading: the read database (derived, disposable) or the store?
+            # A damaged read database is set aside (a warning line says where), and a command that
+            # writes nothing into the store runs once more on a new one.
+            if _read_database_set_aside(args) and args.command not in STORE_WRITING_COMMANDS:
+                return int(args.handler(args) or 0)
+            raise
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
@@ -80,7 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except apsw.Error as exc:  # a page damaged after the header checks passed: one line, no traceback
         damaged = isinstance(exc, apsw.CorruptError | apsw.NotADBError)
-        reason = "the store file is damaged" if damaged else "SQLite could not read the store"
+        reason = ("the store file is damaged (`event-explorer verify` names the first bad event)" if damaged else
+                  "SQLite could not write to the store" if isinstance(exc, apsw.ReadOnlyError) else
+                  "SQLite could not read the store")
         print(f"error: {reason} ({str(exc).split(': ', 1)[-1]}); nothing was written", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ for big stores). Copies that never diverged (a backup, a moved file) share every
 
 from __future__ import annotations
 
+import glob
 import logging
 import threading
 import time
@@ -231,6 +232,33 @@ def _still_damaged(path: Path) -> bool:
         return False
     finally:
         probe.close()
+
+
+def set_aside_if_damaged(path: Path) -> Path | None:
+    """After SQLite said "malformed" somewhere: check the whole read database (`quick_check`, so
+    only on that error path) and, when it is damaged, move it aside as `_set_aside` does; return
+    where it went, or None when it is sound (the damage is elsewhere: the store)."""
+    if not path.exists():
+        return None
+    problem: str | None = None
+    try:
+        probe = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            rows = [str(r[0]) for r in probe.execute("PRAGMA quick_check(1)")]
+            problem = None if rows == ["ok"] else " ".join(" ".join(rows).split())[:200]
+        finally:
+            probe.close()
+    except (apsw.NotADBError, apsw.CorruptError) as exc:
+        problem = str(exc)
+    except apsw.Error:  # busy, locked, cannot open: not a finding
+        return None
+    if problem is None:
+        return None
+    with _REPAIR_LOCK:
+        before = set(path.parent.glob(f"{glob.escape(path.name)}.damaged-*"))
+        _set_aside(path, RuntimeError(problem))
+        made = set(path.parent.glob(f"{glob.escape(path.name)}.damaged-*")) - before
+    return next((m for m in made if not m.name.endswith(("-wal", "-shm"))), None)
 
 
 def _set_aside(path: Path, exc: BaseException) -> None:
