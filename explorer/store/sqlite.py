@@ -215,7 +215,8 @@ class SQLiteEventStore:
         check_sqlite_file(path)
         if not read_only and not is_writable_location(path):
             raise StoreOpenError(
-                f"{path}: the file or its folder is read-only; open it read-only instead"
+                f"{path}: the file or its folder is read-only for this user, so nothing can be written to the store"
+                " (reading it works)"
             )
         db, immutable = _connect(path, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
         try:

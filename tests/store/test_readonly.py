@@ -199,7 +199,7 @@ def test_as_nobody_a_read_only_file_reads_and_refuses_writes(demo_file: Path) ->
         before = snapshot_bytes(path)
         env = {"EXPLORER_CACHE_DIR": str(cache_dir)}
         (migrate,) = cli_session(path, stream, [["migrate", str(path)]], user="nobody", env=env, cwd=store_dir)
-        assert "read-only" in one_error_line(migrate)
+        assert "read-only for this user, so nothing can be written" in one_error_line(migrate)  # no advice it cannot follow
         assert snapshot_bytes(path) == before
         db = apsw.Connection(str(path))
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
