@@ -116,6 +116,27 @@ def test_bad_folder_gets_a_message(dialog: ReportDialog, tmp_path: Path) -> None
     assert "does not exist" in dialog.message.text()
 
 
+@pytest.mark.parametrize("case", ["no name", "no folder", "declined replace"])
+def test_a_message_about_the_users_action_outlasts_the_preview(
+        qtbot: QtBot, dialog: ReportDialog, tmp_path: Path, case: str) -> None:
+    """QA F4: Generate clicked before the preview came; "20,000 event(s) in scope" replaced the answer."""
+    (tmp_path / "old.pdf").write_text("old")
+    target, said = {"no name": ("", "Choose a file"),
+                    "no folder": (str(tmp_path / "nope" / "r.pdf"), "does not exist"),
+                    "declined replace": (str(tmp_path / "old.pdf"), "Nothing was written")}[case]
+    dialog.ask = lambda title, text: False
+    dialog.path_edit.setText(target)
+    with qtbot.waitSignal(dialog.preview_ready, timeout=30_000):
+        dialog.generate()  # the preview asked for when the dialog opened is still on its way
+        assert said in dialog.message.text()
+    assert said in dialog.message.text()
+    with qtbot.waitSignal(dialog.preview_ready, timeout=30_000):  # another preview, as after a choice
+        dialog.refresh_preview()
+    assert said in dialog.message.text()
+    dialog.path_edit.setText(str(tmp_path / "new.pdf"))  # the name it was about changed: the scope again
+    assert "event(s) in scope" in dialog.message.text()
+
+
 def test_action_is_registered_with_ctrl_e(qtbot: QtBot) -> None:
     spec = next(a for a in ACTIONS if a.handler.endswith("report_dialog:open_report_dialog"))
     assert spec.shortcut == "Ctrl+E" and spec.menu == "File"

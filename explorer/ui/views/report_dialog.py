@@ -87,7 +87,9 @@ class ReportDialog(QDialog):
         self._preview_serial = 0
         self._preview_pending = False  # a preview was stopped or put off while a report is written
         self._preview_running = False  # a preview worker is preparing the current choices
-        self._keep_message = False  # the message tells how the last report went: a preview leaves it
+        self._keep_message = False  # the message answers the user's last action: a preview leaves it
+        self._file_message = False  # ... and it is about the file name: editing the name ends it
+        self._scope_text = ""  # what the last preview said about the scope
         self._replace_confirmed: Path | None = None  # the file the save dialog already asked about
         self.ask = self._ask
         self.setWindowTitle("Audit Report")
@@ -163,6 +165,7 @@ class ReportDialog(QDialog):
         for key in FORMATS:
             self.format_combo.addItem(FORMAT_NAMES[key], key)
         self.path_edit = QLineEdit(str(Path.home() / f"audit-report-{datetime.now():%Y%m%d-%H%M}.pdf"))
+        self.path_edit.textChanged.connect(self._file_changed)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self.browse)
         path_row = QHBoxLayout()
@@ -334,8 +337,20 @@ class ReportDialog(QDialog):
     # -- preview ----------------------------------------------------------------------------
 
     def _schedule_preview(self, *_args: Any) -> None:
-        self._keep_message = False  # the user changed a choice
+        self._keep_message = self._file_message = False  # the user changed a choice
         self._preview_timer.start()
+
+    def _tell(self, text: str, *, about_file: bool = False) -> None:
+        """Answer the user's last action: the text stays until they change a choice (or, when it
+        is `about_file`, the file name), however late a preview arrives."""
+        self.message.setText(text)
+        self._keep_message = True
+        self._file_message = about_file
+
+    def _file_changed(self) -> None:
+        if self._file_message and self._report_worker is None:  # the name the message was about is gone
+            self._keep_message = self._file_message = False
+            self.message.setText(self._scope_text)
 
     def refresh_preview(self) -> None:
         """Render page 1 of the PDF for the current choices in a worker (newest request wins)."""
@@ -404,8 +419,9 @@ class ReportDialog(QDialog):
         self.preview_image = image
         self.preview_label.setPixmap(QPixmap.fromImage(image))
         count = report.integrity.event_count
+        self._scope_text = f"{count:,} event(s) in scope. {report.header.scope.describe()}"
         if not self._keep_message:
-            self.message.setText(f"{count:,} event(s) in scope. {report.header.scope.describe()}")
+            self.message.setText(self._scope_text)
         self.generate_button.setEnabled(self._report_worker is None)
         self.preview_ready.emit()
 
@@ -425,20 +441,20 @@ class ReportDialog(QDialog):
             return
         text = self.path_edit.text().strip()
         if not text:
-            self.message.setText("Choose a file to write the report to.")
+            self._tell("Choose a file to write the report to.", about_file=True)
             return
         path = Path(text).expanduser()
         if not path.suffix:
             path = path.with_suffix("." + self.fmt())
         if not path.parent.is_dir():
-            self.message.setText(f"The folder {path.parent} does not exist.")
+            self._tell(f"The folder {path.parent} does not exist.", about_file=True)
             return
         existing = [p for p in report_files(path, self.fmt()) if p.exists() and p != self._replace_confirmed]
         if existing:  # the sidecar too: it may belong to an older report kept under another name
             names = "\n".join(str(p) for p in existing)
             question = "Replace the file?" if len(existing) == 1 else "Replace the files?"
             if not self.ask(question, f"Already there:\n{names}\n\nReplace with the new report?"):
-                self.message.setText("Nothing was written; choose another file name.")
+                self._tell("Nothing was written; choose another file name.", about_file=True)
                 return
         scope, title, fmt = self.scope(), self.title_edit.text(), self.fmt()
         bookmarks_of = self._bookmarks(store.store_id)
@@ -472,6 +488,7 @@ class ReportDialog(QDialog):
         self.progress.setVisible(True)
         self.generate_button.setEnabled(False)
         self.cancel_button.setText("Cancel")
+        self._file_message = False
         self.message.setText(f"Writing {path.name}…")
         QThreadPool.globalInstance().start(worker)
 
