@@ -4,14 +4,16 @@ global as-of cursor, and the state view follows to exactly what TimeTravel.state
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from explorer.store import NewEvent
 from explorer.store.base_types import ANY
+from explorer.store.sqlite import SQLiteEventStore
 from explorer.ui.context import AppContext
 from explorer.ui.views import ACTIONS, VIEWS
 from explorer.ui.views import timeline as timeline_module
@@ -345,3 +347,80 @@ def test_events_within_one_second_are_shown_in_a_minute_with_their_date(qtbot, t
     save_artifact(timeline, "timeline_one_second.png")
     timeline.reader.wait()
     timeline.context.set_store(None)
+
+
+def store_at(path: Path, *moments: datetime) -> SQLiteEventStore:
+    """A store with one event recorded at each of `moments` (UTC datetimes, ascending)."""
+    now = [moments[0]]
+    store = SQLiteEventStore.create(path, clock=lambda: now[0])
+    for k, moment in enumerate(moments):
+        now[0] = moment
+        store.append("order-1", "Order", [NewEvent("OrderPlaced", {"n": k})], ANY)
+    return store
+
+
+def test_an_empty_span_counts_from_zero_with_a_plain_label(qtbot, tmp_path: Path) -> None:
+    """QA F5: zoomed into a span without events the count axis ran from -500 to 500, "events (x0.0…"."""
+    store = store_at(tmp_path / "gap.evstore", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
+    timeline = timeline_of(qtbot, store)
+    middle = datetime(2026, 10, 20, tzinfo=UTC).timestamp()
+    with qtbot.waitSignal(timeline.histogram_shown, timeout=5000,
+                          check_params_cb=lambda result: result[1] - result[0] < 100):
+        timeline.plot.setXRange(middle, middle + 90, padding=0)
+    timeline.graphics.grab()  # draw: the axis picks its ticks and scale when painted
+    _, (y0, y1) = timeline.plot.getViewBox().viewRange()
+    assert y0 == 0 and 1 <= y1 < 2
+    left = timeline.plot.getAxis("left")
+    import re
+
+    assert re.sub(r"<[^>]*>", "", left.labelString()).replace("&nbsp;", " ").strip() == "events"  # not "(x0.001)"
+    ticks = [value for _spacing, values in left.tickValues(y0, y1, left.size().height()) for value in values]
+    assert ticks and all(value >= 0 and value == int(value) for value in ticks), ticks  # whole counts only
+    save_artifact(timeline, "timeline-empty-span.png")
+    timeline.context.set_store(None)
+
+
+def test_one_event_is_a_visible_bar(qtbot, tmp_path: Path) -> None:
+    """QA F6: a one-event store showed a flat stub at 0; its bucket was 1/20 s of a minute's view."""
+    store = store_at(tmp_path / "single.evstore", datetime(2026, 3, 9, 10, 15, 38, tzinfo=UTC))
+    timeline = timeline_of(qtbot, store)
+    with qtbot.waitSignal(timeline.histogram_shown, timeout=5000) as shown:
+        timeline.request_histogram()
+    lo, hi, counts = shown.args[0]
+    assert sum(counts) == 1
+    view = timeline.plot.getViewBox()
+    bucket_s = (hi - lo) / len(counts)
+    pixels = view.mapViewToScene(QPointF(bucket_s, 0)).x() - view.mapViewToScene(QPointF(0, 0)).x()
+    assert pixels >= 3, f"the bar is {pixels:.2f} px wide"
+    _, (y0, y1) = view.viewRange()
+    assert y0 == 0 and 1 <= y1 < 2  # the bar reaches most of the way up
+    save_artifact(timeline, "timeline-one-event.png")
+    timeline.context.set_store(None)
+
+
+def test_month_and_day_ticks_do_not_run_together(qtbot, tmp_path: Path) -> None:
+    """QA F6: Oct 1 to Nov 27 at 934 px read "NovNov 03": the month's tick beside a day's."""
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    moments = [start + timedelta(hours=6 * k) for k in range(120)] + [datetime(2026, 11, 27, 13, 46, tzinfo=UTC)]
+    timeline = timeline_of(qtbot, store_at(tmp_path / "d.evstore", *moments))
+    narrowest = timeline.minimumSizeHint().width()
+    for width in range(narrowest, narrowest + 600, 20):
+        timeline.resize(width, 240)
+        qtbot.waitUntil(lambda w=width: timeline.width() == w)
+        labels_do_not_overlap(timeline.plot)
+    timeline.context.set_store(None)
+
+
+def labels_do_not_overlap(plot) -> None:
+    axis = plot.getAxis("bottom")
+    plot.scene().views()[0].grab()
+    (x0, x1), _ = plot.getViewBox().viewRange()
+    width = axis.size().width()
+    placed = sorted((width * (value - x0) / (x1 - x0), label)
+                    for spacing, values in axis.tickValues(x0, x1, width)
+                    for value, label in zip(values, axis.tickStrings(values, 1.0, spacing), strict=True)
+                    if x0 <= value <= x1)
+    metrics = axis.fontMetrics
+    for (xa, a), (xb, b) in zip(placed, placed[1:]):
+        room = (metrics.horizontalAdvance(a) + metrics.horizontalAdvance(b)) / 2
+        assert xb - xa > room, f"{a!r} at {xa:.0f} px and {b!r} at {xb:.0f} px overlap ({placed})"

@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from pyqtgraph.graphicsItems.DateAxisItem import MINUTE_SPACING, MS_SPACING, TickSpec, ZoomLevel, makeMSStepper, makeSStepper
+from pyqtgraph.graphicsItems.DateAxisItem import (
+    DAY_SPACING,
+    MINUTE_SPACING,
+    MONTH_DAY_ZOOM_LEVEL,
+    MS_SPACING,
+    TickSpec,
+    ZoomLevel,
+    makeMSStepper,
+    makeSStepper,
+)
 
 MIN_FIT_S = 60.0
 """Events that span less than this are shown in a window this wide, centred on them."""
@@ -78,6 +87,27 @@ class UtcDateAxis(pg.DateAxisItem):
             TickSpec(MINUTE_SPACING, makeSStepper(MINUTE_SPACING), "%H:%M:%S"),
             TickSpec(MS_SPACING, makeMSStepper(MS_SPACING), "%H:%M:%S.%f", autoSkip=[1, 5, 10, 25]),
         ], "99:99:99.999")
+        # pyqtgraph's month-and-day level puts "Nov" on the 1st beside a day tick every 5 days
+        # ("NovNov 03"); our day ticks name their month ("Oct 04"), so they need no month ticks,
+        # and they are spaced (and the level is picked) for that width.
+        for most, level in self.zoomLevels.items():
+            if level is MONTH_DAY_ZOOM_LEVEL:
+                self.zoomLevels[most] = ZoomLevel(
+                    [TickSpec(DAY_SPACING, makeSStepper(DAY_SPACING), "%b %d", autoSkip=[1, 5])], "MMM 00")
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802
+        """pyqtgraph's ticks, less a finer tick too close to a coarser one for both labels: each
+        level is spaced on its own, so the 1st of a month can fall a day or two from a day tick
+        ("NovNov 03")."""
+        levels = super().tickValues(minVal, maxVal, size)
+        gap = self.minSpacing
+        kept: list[float] = []
+        thinned: list[tuple[float, list[float]]] = []
+        for spacing, values in levels:
+            values = [v for v in values if all(abs(v - k) >= gap for k in kept)]
+            kept.extend(values)
+            thinned.append((spacing, values))
+        return thinned
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         if 3600 * 6 < spacing < 28 * 86400:

@@ -43,6 +43,29 @@ def to_seconds(value: datetime) -> float:
     return value.timestamp()
 
 
+class CountAxis(pg.AxisItem):
+    """The histogram's left axis: whole counts from 0, never SI-scaled ("events (x0.001)")."""
+
+    def __init__(self) -> None:
+        super().__init__(orientation="left")
+        self.enableAutoSIPrefix(False)
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802
+        levels: list[tuple[float, list[float]]] = []
+        seen: set[float] = set()
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            whole = [float(round(v)) for v in values if v > -1e-9 and abs(v - round(v)) < 1e-9]
+            levels.append((max(spacing, 1.0), [v for v in whole if v not in seen]))
+            seen.update(whole)
+        return levels
+
+
+def count_range(counts: Any) -> tuple[float, float]:
+    """The histogram's y range: from 0 to a little above the tallest bar (1 when there is none)."""
+    tallest = float(np.max(counts)) if len(counts) else 0.0
+    return 0.0, max(tallest, 1.0) * 1.08
+
+
 class TimelineView(QWidget):
     """Events over time, the as-of cursor, a region, the selected stream's events and markers.
 
@@ -166,14 +189,15 @@ class TimelineView(QWidget):
         axis = UtcDateAxis(shows_caption=False)
         axis.caption_changed.connect(self.dates.setText)
         self.dates.setText(axis.caption)
-        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": axis})
+        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": axis, "left": CountAxis()})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.getAxis("left").setLabel("events")
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
-        self.plot.getViewBox().enableAutoRange(axis="y", enable=True)
-        self.plot.getViewBox().setAutoVisible(y=True)
+        # Set from the counts shown (`count_range`): auto-range centres an all-zero histogram on 0.
+        self.plot.getViewBox().disableAutoRange(axis="y")
+        self.plot.setYRange(*count_range([]), padding=0)
         self.histogram = pg.PlotDataItem(stepMode="center", fillLevel=0)
         self.plot.addItem(self.histogram)
 
@@ -295,6 +319,7 @@ class TimelineView(QWidget):
         self.stream_points.clear()
         self._span = None
         self.histogram.setData([], [])
+        self.plot.setYRange(*count_range([]), padding=0)
         if store is not None:
             span = store.time_span()  # two indexed lookups
             if span is not None:
@@ -347,10 +372,9 @@ class TimelineView(QWidget):
         store = self.context.store
         if store is None or self._span is None:
             return
-        (x0, x1), _ = self.plot.getViewBox().viewRange()
-        lo, hi = max(x0, self._span[0]), min(x1, self._span[1])
-        if hi <= lo:
-            lo, hi = self._span[0], max(self._span[1], self._span[0] + 1.0)
+        # The whole visible range, so buckets are a few pixels wide whatever the events' span
+        # (a one-event store's 1 s span in a minute's view made a bar a tenth of a pixel wide).
+        (lo, hi), _ = self.plot.getViewBox().viewRange()
         width = max(self.plot.getViewBox().width(), 200.0)
         buckets = int(min(400, max(20, width / 4)))
 
@@ -367,6 +391,7 @@ class TimelineView(QWidget):
         width_us = max(1, -(-(hi_us - lo_us + 1) // max(1, len(counts))))
         edges = (lo_us + np.arange(len(counts) + 1, dtype=np.float64) * width_us) / 1e6
         self.histogram.setData(edges, np.asarray(counts, dtype=np.float64))
+        self.plot.setYRange(*count_range(counts), padding=0)
         self.histogram_shown.emit(result)
 
     # -- the cursor ------------------------------------------------------------------------------
