@@ -12,6 +12,8 @@ Run: `python3 tasks.py bench reports` (BENCH_REPORTS_QUICK=1 skips the 1M store;
 skips the PDF; BENCH_REPORTS_ONLY=pdf runs only the PDF, BENCH_REPORTS_PDF_RUNS=N times;
 BENCH_REPORTS_ONLY=costs prints where a CSV report's time goes per event: benchmarks/report_costs.py;
 BENCH_REPORTS_ONLY=dialog writes the 1M CSV from the Report dialog, offscreen, 3 times;
+BENCH_REPORTS_ONLY=dialog_pdf writes a 10,000-event PDF from the Report dialog (a child process) and
+from a bare process, alternated, 3 times each;
 BENCH_REPORTS_ONLY=threshold compares one process with the split on 5,000-100,000 events;
 BENCH_REPORTS_ONLY=json writes the JSON of the 1M store split and in one process, once each;
 BENCH_REPORTS_ONLY=summary times the summary pass (the Report dialog's preview, an HTML report's
@@ -47,8 +49,8 @@ def _child(kind: str, store_path: str, events: int, out_dir: str) -> dict[str, A
     from explorer.reports.writer import write_report
     from explorer.store.sqlite import SQLiteEventStore
 
-    if kind == "dialog":
-        return _dialog_child(store_path, events, out_dir)
+    if kind in ("dialog", "dialog-pdf"):
+        return _dialog_child(store_path, events, out_dir, fmt="pdf" if kind == "dialog-pdf" else "csv")
     store = SQLiteEventStore.open(store_path, read_only=True)
     scope = ReportScope(to_position=events)
     started = time.perf_counter()
@@ -70,8 +72,8 @@ def _child(kind: str, store_path: str, events: int, out_dir: str) -> dict[str, A
             "parts_peak_rss_mib": parts_kib / 1024}
 
 
-def _dialog_child(store_path: str, events: int, out_dir: str) -> dict[str, Any]:
-    """The whole-store CSV as a user writes it from the Report dialog (offscreen): seconds from
+def _dialog_child(store_path: str, events: int, out_dir: str, fmt: str = "csv") -> dict[str, Any]:
+    """The whole-store report as a user writes it from the Report dialog (offscreen): seconds from
     Generate to written, and the longest the event loop went without turning (a 10 ms timer)."""
     from PySide6.QtCore import QThreadPool, QTimer
     from PySide6.QtWidgets import QApplication
@@ -88,20 +90,23 @@ def _dialog_child(store_path: str, events: int, out_dir: str) -> dict[str, Any]:
     dialog = ReportDialog(context=context)
     dialog.show()
     dialog.whole_radio.setChecked(True)  # as a user picks it: the preview of the new scope starts
-    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("csv"))
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(fmt))
     dialog.open_check.setChecked(False)
-    target = Path(out_dir) / "dialog.csv"
-    target.unlink(missing_ok=True)  # an earlier round's file: the dialog would ask before replacing it
+    target = Path(out_dir) / f"dialog.{fmt}"
+    for earlier in (target, target.with_name(target.name + ".verify.json")):  # an earlier round's report and
+        earlier.unlink(missing_ok=True)  # sidecar: the dialog would ask before replacing them
     dialog.path_edit.setText(str(target))
     written: list[Any] = []
     dialog.report_written.connect(written.append)
     dialog.report_failed.connect(written.append)
     turns = [time.perf_counter()]
     longest = [0.0]
+    over_100ms = [0]
 
     def turn() -> None:
         now = time.perf_counter()
         longest[0] = max(longest[0], now - turns[0])
+        over_100ms[0] += now - turns[0] > 0.1
         turns[0] = now
 
     timer = QTimer()
@@ -126,7 +131,7 @@ def _dialog_child(store_path: str, events: int, out_dir: str) -> dict[str, Any]:
     count = getattr(result, "events", 0)
     return {"kind": "dialog", "events": count, "pages": 0, "seconds": seconds,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "parts_peak_rss_mib": 0.0, "longest_stall_ms": longest[0] * 1000}
+            "parts_peak_rss_mib": 0.0, "longest_stall_ms": longest[0] * 1000, "stalls_over_100ms": over_100ms[0]}
 
 
 def _summary_pass() -> int:
@@ -182,6 +187,34 @@ def _summary_pass() -> int:
                 pair[name].append(time.perf_counter() - started)
         one, two = statistics.median(pair["one"]), statistics.median(pair["split"])
         print(f"     {events:>7,} events: one {one:.2f} s, split {two:.2f} s, split / one = {two / one:.2f}")
+    return 0
+
+
+def _dialog_pdf() -> int:
+    """A 10,000-event PDF from the Report dialog (its child process) against the same PDF written
+    by a bare process, alternated: what the child process costs, and the event loop's stalls."""
+    from explorer.store.sqlite import SQLiteEventStore
+
+    store = demo_store(PDF_EVENTS)
+    with SQLiteEventStore.open(store, read_only=True) as opened:
+        events = opened.head().position  # "about" 10,000: the dialog reports the whole store
+    with tempfile.TemporaryDirectory(prefix="bench-reports-") as out:
+        bare, dialogs = [], []
+        for _ in range(PDF_RUNS):
+            bare.append(_run("pdf", store, events, out))
+            dialogs.append(_run("dialog-pdf", store, events, out))
+            assert dialogs[-1]["events"] == bare[-1]["events"] == events, (dialogs[-1], bare[-1])
+    bare_s = statistics.median(r["seconds"] for r in bare)
+    dialog_s = statistics.median(r["seconds"] for r in dialogs)
+    runs = ", ".join(f"{r['seconds']:.2f}" for r in dialogs)
+    longest = ", ".join(f"{r['longest_stall_ms']:.0f}" for r in dialogs)
+    stalls = ", ".join(str(r["stalls_over_100ms"]) for r in dialogs)
+    print(f"pdf  {events:,} events from the Report dialog (offscreen, Generate to written, a child process): "
+          f"median {dialog_s:.2f} s (runs {runs})")
+    print(f"     baseline: the same PDF written by a bare process, median {bare_s:.2f} s; dialog / bare = "
+          f"{dialog_s / bare_s:.2f}")
+    print(f"     event loop (10 ms timer): longest stall {longest} ms; stalls over 100 ms: {stalls}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
 
@@ -250,6 +283,8 @@ def main(argv: list[str]) -> int:
               f"{max(r['longest_stall_ms'] for r in dialogs):.0f} ms")
         print(f"     baseline read_all of the same events: median {scan_s:.1f} s; dialog / scan = {dialog_s / scan_s:.2f}")
         return 0
+    if os.environ.get("BENCH_REPORTS_ONLY") == "dialog_pdf":
+        return _dialog_pdf()
     if os.environ.get("BENCH_REPORTS_ONLY") == "costs":
         from benchmarks.report_costs import print_costs, stage_costs
         from explorer.reports.parallel import available_cores
