@@ -283,3 +283,15 @@ def test_saved_bookmarks_are_read_by_the_workers_never_on_the_gui_thread(
     dlg.done(0)
     assert len(readers) >= 2 and threading.main_thread().name not in readers
     assert [(a.position, a.note) for a in written.args[0].report.annotations] == [(1500, "saved, not shown")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "pdf"])
+def test_a_file_that_cannot_be_written_is_named_in_the_message(qtbot: QtBot, dialog: ReportDialog, fmt: str) -> None:
+    """/proc takes no new files: the message names the file the user chose (it named none)."""
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(fmt))
+    target = Path("/proc") / f"event-explorer-test.{fmt}"
+    dialog.path_edit.setText(str(target))
+    with qtbot.waitSignal(dialog.report_failed, timeout=60_000) as blocker:
+        dialog.generate()
+    assert blocker.args[0].startswith(f"The report could not be written to {target}: "), blocker.args[0]
+    assert dialog.message.text() == blocker.args[0]

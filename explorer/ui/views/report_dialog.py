@@ -91,6 +91,7 @@ class ReportDialog(QDialog):
         self._file_message = False  # ... and it is about the file name: editing the name ends it
         self._scope_text = ""  # what the last preview said about the scope
         self._replace_confirmed: Path | None = None  # the file the save dialog already asked about
+        self._target: Path | None = None  # the file the report being written goes to
         self.ask = self._ask
         self.setWindowTitle("Audit Report")
         self.setObjectName("report-dialog")
@@ -457,6 +458,7 @@ class ReportDialog(QDialog):
                 self._tell("Nothing was written; choose another file name.", about_file=True)
                 return
         scope, title, fmt = self.scope(), self.title_edit.text(), self.fmt()
+        self._target = path
         bookmarks_of = self._bookmarks(store.store_id)
         include_data = self.data_check.isChecked()
         if fmt == "pdf":  # Qt's text layout holds the GIL: in a process of its own (ui/report_process.py)
@@ -506,8 +508,9 @@ class ReportDialog(QDialog):
         self.report_written.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
-        self.message.setText(_reason(exc))
-        self.report_failed.emit(_reason(exc))
+        reason = _reason(exc, self._target)  # the file the user chose, not a hidden part file's name
+        self.message.setText(reason)
+        self.report_failed.emit(reason)
 
     def _finished(self) -> None:
         cancelled = self._report_worker is not None and self._report_worker.is_cancelled
@@ -554,13 +557,14 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(w for w in (p.strip() for p in text.replace(";", ",").split(",")) if w)
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, target: Path | None = None) -> str:
     if isinstance(exc, ReportCancelled):
         return "Cancelled; no report was written."
     if isinstance(exc, ReportError):
         return str(exc)
     if isinstance(exc, OSError):
-        return f"The report could not be written: {exc.strerror or exc}"
+        where = f" to {target}" if target is not None else ""
+        return f"The report could not be written{where}: {exc.strerror or exc}"
     return f"The report failed: {exc}"
 
 
