@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from explorer import about, paths
 from explorer.store.errors import StoreError, StoreOpenError
-from explorer.store.readdb import TELL_THE_USER
+from explorer.store.readdb import TELL_THE_USER, set_aside_if_damaged
 from explorer.store.sqlite import SQLiteEventStore, is_writable_location
 from explorer.ui import workers
 from explorer.ui.context import AppContext
@@ -77,19 +77,23 @@ MENUS = ("File", "View", "Store", "Tools", "Help")
 
 
 class _UserNotices(logging.Handler):
-    """Log records marked for the user (`readdb.TELL_THE_USER`, e.g. a damaged read database set
-    aside: the bookmarks seem gone) passed to the window by a signal, from whichever thread logs."""
+    """What the window hears through the log, from whichever thread logs (passed on by signals):
+    records marked for the user (`readdb.TELL_THE_USER`, e.g. a damaged read database set aside:
+    the bookmarks seem gone), and errors that say an SQLite file is damaged (a view's query reached
+    a damaged page: the views log their errors, they do not stop on them)."""
 
-    def __init__(self, signal: Any) -> None:
+    def __init__(self, notice: Any, damage: Any) -> None:
         super().__init__(logging.WARNING)
-        self._signal = signal
+        self._notice, self._damage = notice, damage
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, TELL_THE_USER, False):
-            try:
-                self._signal.emit(record.getMessage())
-            except RuntimeError:  # the window is gone
-                pass
+        try:
+            if getattr(record, TELL_THE_USER, False):
+                self._notice.emit(record.getMessage())
+            elif record.exc_info and isinstance(record.exc_info[1], apsw.CorruptError | apsw.NotADBError):
+                self._damage.emit()
+        except RuntimeError:  # the window is gone
+            pass
 
 
 def load_factory(ref: str) -> Callable[..., Any]:
@@ -126,6 +130,7 @@ class MainWindow(QMainWindow):
     store_opened = Signal(object)
     store_open_failed = Signal(str)
     user_notice = Signal(str)
+    damage_seen = Signal()
 
     def __init__(self, *, context: AppContext | None = None, settings: Settings | None = None,
                  restore: bool = True) -> None:
@@ -175,7 +180,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
 
         self.user_notice.connect(self._show_notice)  # a method of the window: queued to the GUI thread
-        self._notices = _UserNotices(self.user_notice)
+        self.damage_seen.connect(self._check_read_database)  # queued to the GUI thread, like user_notice
+        self._damage_checked: str | None = None  # the store whose read database was checked already
+        self._notices = _UserNotices(self.user_notice, self.damage_seen)
         logging.getLogger().addHandler(self._notices)
         self.destroyed.connect(partial(logging.getLogger().removeHandler, self._notices))
 
@@ -477,6 +484,28 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.exec()
+
+    def _check_read_database(self) -> None:
+        """A view met a damaged page: check the open store's read database once (in a worker); when
+        it is the damaged file it is set aside (the user is told, see _UserNotices) and the store
+        opened again, so every view and the read models start on a new one."""
+        store = self.context.store
+        if store is None or self._damage_checked == store.store_id:
+            return
+        self._damage_checked = store.store_id
+        target, path, read_only = paths.read_db_path(store.store_id), store.path, store.read_only
+
+        def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> Path | None:
+            return set_aside_if_damaged(target)
+
+        def checked(aside: Path | None) -> None:
+            if aside is not None and self.context.store is store:
+                self._damage_checked = None  # the new read database may be checked again one day
+                self.open_store(path, read_only=read_only)
+
+        worker = workers.start(job, name="checking the read database", on_result=checked)
+        self._live_workers.add(worker)
+        worker.signals.finished.connect(lambda: self._live_workers.discard(worker))
 
     def _show_notice(self, text: str) -> None:
         self.show_error("Read database", text[:1].upper() + text[1:] + ".")

@@ -392,3 +392,32 @@ def test_notices_for_the_user_stop_with_the_window(qtbot: QtBot, tmp_path: Path)
     logging.getLogger("explorer.store.readdb").warning("after close", extra={TELL_THE_USER: True})
     QCoreApplication.processEvents()
     assert dialogs.errors() == ["Told."]
+
+
+def test_a_read_database_damaged_inside_is_set_aside_and_the_store_opened_again(
+        qtbot: QtBot, window: tuple[MainWindow, Dialogs], demo_file: Path, tmp_path: Path) -> None:
+    """A damaged page deep in the read database fails only the queries that reach it: the views
+    logged it and showed ids for names and empty read models, for good (QA)."""
+    from explorer import paths
+    from explorer.cli import main as cli
+    from explorer.ui.models.streams import device_names
+    from tests.cli.test_damaged_read_database import _damage_tables
+
+    win, dialogs = window
+    path = tmp_path / "demo.evstore"
+    shutil.copy(demo_file, path)
+    assert cli(["project", str(path)]) == 0
+    with SQLiteEventStore.open(path, read_only=True) as store:
+        read_db = paths.read_db_path(store.store_id)
+        names = device_names(store)
+    assert names
+    _damage_tables(read_db, "registry_g%")
+
+    with qtbot.waitSignals([win.store_opened, win.store_opened], timeout=30_000):  # opened, then again
+        win.open_store(path)
+    qtbot.waitUntil(lambda: len(dialogs.errors()) == 1, timeout=15_000)
+    assert dialogs.errors()[0].startswith(f"The read database {read_db} was damaged")
+    assert len([p for p in read_db.parent.iterdir() if ".damaged-" in p.name and
+                not p.name.endswith(("-wal", "-shm"))]) == 1
+    assert win.context.store is not None and win.context.store.path == path
+    qtbot.waitUntil(lambda: device_names(win.context.store) == names, timeout=60_000)  # built again
