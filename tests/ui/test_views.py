@@ -60,6 +60,27 @@ def test_selecting_a_stream_in_the_browser_shows_its_events(qtbot: QtBot, win: M
     assert win.context.stream_id is None and win.tabs.currentWidget() is win.views["overview"]
 
 
+def test_device_names_appear_once_the_read_models_are_built_after_opening(
+        qtbot: QtBot, win: MainWindow, demo_copy: Path) -> None:
+    """A store opened before its read models existed listed bare ids until it was opened again."""
+    from explorer import paths
+    from explorer.ui.models.streams import device_names
+
+    with SQLiteEventStore.open(demo_copy, read_only=True) as store:
+        assert not paths.read_db_path(store.store_id).exists()  # nothing built yet: no names at first
+    open_store(qtbot, win, demo_copy)
+    browser = win.views["streams"]
+    device = browser.model.index(0, 0)
+    qtbot.waitUntil(lambda: browser.model.rowCount(device) > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: bool(device_names(win.context.store)), timeout=60_000)  # the app built them
+    names = device_names(win.context.store)
+
+    def labels() -> list[str]:
+        return [str(browser.model.index(r, 0, device).data()) for r in range(browser.model.rowCount(device))]
+
+    qtbot.waitUntil(lambda: any(name in label for name in names.values() for label in labels()), timeout=15_000)
+
+
 def test_stream_filter_box_narrows_as_the_user_types(qtbot: QtBot, win: MainWindow, demo_file: Path) -> None:
     open_store(qtbot, win, demo_file)
     browser = win.views["streams"]

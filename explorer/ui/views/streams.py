@@ -82,6 +82,14 @@ class StreamBrowser(QWidget):
         self._recount.setInterval(2000)
         self._recount.timeout.connect(self.model.refresh_counts)
         context.head_changed.connect(lambda _head: self._recount.isActive() or self._recount.start())
+        # Names come from the registry read model: read them again as it advances (built after the
+        # store opened, a rename applied), at most every 2 s.
+        self._registry_at: int | None = None
+        self._rename = QTimer(self)
+        self._rename.setSingleShot(True)
+        self._rename.setInterval(2000)
+        self._rename.timeout.connect(self.model.reload_names)
+        context.checkpoints_changed.connect(self._on_checkpoints)
         if context.store is not None:
             self._on_store_changed(context.store)
 
@@ -92,7 +100,16 @@ class StreamBrowser(QWidget):
         self.filter_edit.setFocus()
         self.filter_edit.selectAll()
 
+    def _on_checkpoints(self, checkpoints: dict[str, int]) -> None:
+        registry = checkpoints.get("registry")
+        if registry is not None and registry != self._registry_at:
+            self._registry_at = registry
+            if not self._rename.isActive():
+                self._rename.start()
+
     def _on_store_changed(self, store: Any) -> None:
+        self._registry_at = None
+        self._rename.stop()
         self.model.set_store(store)
         self.hint.setText("" if store is not None else "No store open.")
 
