@@ -69,14 +69,14 @@ def test_device_names_appear_once_the_read_models_are_built_after_opening(
     with SQLiteEventStore.open(demo_copy, read_only=True) as store:
         assert not paths.read_db_path(store.store_id).exists()  # nothing built yet: no names at first
     open_store(qtbot, win, demo_copy)
-    browser = win.views["streams"]
-    device = browser.model.index(0, 0)
-    qtbot.waitUntil(lambda: browser.model.rowCount(device) > 0, timeout=10_000)
+    model = win.views["streams"].model
+    qtbot.waitUntil(lambda: model.rowCount() == 1 and model.rowCount(model.index(0, 0)) > 0, timeout=10_000)
     qtbot.waitUntil(lambda: bool(device_names(win.context.store)), timeout=60_000)  # the app built them
     names = device_names(win.context.store)
 
     def labels() -> list[str]:
-        return [str(browser.model.index(r, 0, device).data()) for r in range(browser.model.rowCount(device))]
+        device = model.index(0, 0)
+        return [str(model.index(r, 0, device).data()) for r in range(model.rowCount(device))]
 
     qtbot.waitUntil(lambda: any(name in label for name in names.values() for label in labels()), timeout=15_000)
 
