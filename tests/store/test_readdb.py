@@ -1,4 +1,5 @@
-"""The read database opens reliably even when many connections set up a new file at once."""
+"""The read database opens reliably even when many connections set up a new file at once, and a
+damaged one is set aside whole and made again."""
 
 from __future__ import annotations
 
@@ -8,25 +9,30 @@ from pathlib import Path
 from explorer.store.readdb import ReadDatabase
 
 
+def open_together(path: Path, connections: int = 6) -> list[BaseException]:
+    """Open `path` from `connections` threads released at once; the errors they met."""
+    start = threading.Barrier(connections)
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            ReadDatabase(path).close()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_concurrent_first_opens_of_a_new_read_database(tmp_path: Path) -> None:
     for round_ in range(20):
         path = tmp_path / f"read-{round_}.sqlite"
-        start = threading.Barrier(6)
-        errors: list[BaseException] = []
-
-        def open_it() -> None:
-            start.wait()
-            try:
-                ReadDatabase(path).close()
-            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_it) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        assert open_together(path) == []
         db = ReadDatabase(path)
         assert db.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         db.close()
@@ -67,21 +73,6 @@ def test_concurrent_opens_of_a_damaged_read_database_set_it_aside_once(tmp_path:
     path = tmp_path / "read.sqlite"
     ReadDatabase(path).close()
     _damage(path)
-    start = threading.Barrier(6)
-    errors: list[BaseException] = []
-
-    def open_it() -> None:
-        start.wait()
-        try:
-            ReadDatabase(path).close()
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_it) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert open_together(path) == []
     assert len([p for p in tmp_path.iterdir() if p.name.startswith("read.sqlite.damaged-") and
                 not p.name.endswith(("-wal", "-shm"))]) == 1
