@@ -22,7 +22,6 @@ for big stores). Copies that never diverged (a backup, a moved file) share every
 
 from __future__ import annotations
 
-import glob
 import logging
 import threading
 import time
@@ -76,11 +75,9 @@ class ReadDatabase:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = self._open(path)
-        except (apsw.NotADBError, apsw.CorruptError) as exc:
+        except (apsw.NotADBError, apsw.CorruptError):
             # Derived data: a damaged file is set aside (never deleted) and built again.
-            with _REPAIR_LOCK:
-                if _still_damaged(path):
-                    _set_aside(path, exc)
+            set_aside_if_damaged(path)
             self.db = self._open(path)
 
     def _open(self, path: Path) -> apsw.Connection:
@@ -215,53 +212,34 @@ TELL_THE_USER = "tell_the_user"
 """A log record with this attribute set is news for the user (the app shows it), not only for the log."""
 
 
-def _still_damaged(path: Path) -> bool:
-    """Whether `path` cannot be read as a database now (another connection may have replaced it)."""
-    if not path.exists():
-        return False
-    try:
-        probe = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
-    except apsw.Error:
-        return True
-    try:
-        probe.execute("SELECT count(*) FROM sqlite_master").fetchall()
-        return False
-    except (apsw.NotADBError, apsw.CorruptError):
-        return True
-    except apsw.Error:  # busy, locked: not a sign of damage
-        return False
-    finally:
-        probe.close()
-
-
-def set_aside_if_damaged(path: Path) -> Path | None:
-    """After SQLite said "malformed" somewhere: check the whole read database (`quick_check`, so
-    only on that error path) and, when it is damaged, move it aside as `_set_aside` does; return
-    where it went, or None when it is sound (the damage is elsewhere: the store)."""
+def damage_in(path: Path) -> str | None:
+    """What SQLite's `quick_check` finds wrong with the database at `path` (one line), or None when
+    it is sound or cannot tell (missing, busy, locked). It reads the whole file: only for error paths."""
     if not path.exists():
         return None
-    problem: str | None = None
     try:
         probe = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
         try:
             rows = [str(r[0]) for r in probe.execute("PRAGMA quick_check(1)")]
-            problem = None if rows == ["ok"] else " ".join(" ".join(rows).split())[:200]
         finally:
             probe.close()
     except (apsw.NotADBError, apsw.CorruptError) as exc:
-        problem = str(exc)
+        return str(exc)
     except apsw.Error:  # busy, locked, cannot open: not a finding
         return None
-    if problem is None:
-        return None
+    return None if rows == ["ok"] else " ".join(" ".join(rows).split())[:200]
+
+
+def set_aside_if_damaged(path: Path) -> Path | None:
+    """After SQLite said "malformed" somewhere: when the read database at `path` is the damaged
+    file, move it aside (`_set_aside`) and return where it went; None when it is sound (the damage
+    is elsewhere: the store). Another connection may have set it aside already: then it is sound."""
     with _REPAIR_LOCK:
-        before = set(path.parent.glob(f"{glob.escape(path.name)}.damaged-*"))
-        _set_aside(path, RuntimeError(problem))
-        made = set(path.parent.glob(f"{glob.escape(path.name)}.damaged-*")) - before
-    return next((m for m in made if not m.name.endswith(("-wal", "-shm"))), None)
+        problem = damage_in(path)
+        return None if problem is None else _set_aside(path, problem)
 
 
-def _set_aside(path: Path, exc: BaseException) -> None:
+def _set_aside(path: Path, problem: str) -> Path:
     """Move a damaged read database (and its -wal/-shm) aside, never deleting it: it may hold the
     user's bookmarks, which SQLite's `.recover` can still get back. A new one is made in its place."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -276,8 +254,8 @@ def _set_aside(path: Path, exc: BaseException) -> None:
             part.replace(aside.with_name(aside.name + suffix))
     log.warning("the read database %s was damaged (%s). It was moved to %s, where the bookmarks in it can be"
                 " recovered with sqlite3's .recover; the read models are built again from the store, which is"
-                " not affected",
-                path, str(exc).split(": ", 1)[-1], aside, extra={TELL_THE_USER: True})
+                " not affected", path, problem.split(": ", 1)[-1], aside, extra={TELL_THE_USER: True})
+    return aside
 
 
 @contextmanager
