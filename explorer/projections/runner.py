@@ -625,6 +625,9 @@ class ProjectionRunner:
                 else:
                     todo = [e for e in batch if e.position > g.checkpoint and e.type in wanted]
                 self._apply(g, todo, batch, last_us)
+            hash_at = getattr(self.store, "chain_hash_at", None)
+            if hash_at is not None:  # the history these read models are of (see _bind): once a batch
+                self.readdb.advance_history(batch[-1].position, hash_at(batch[-1].position))
 
         def rolled_back(began: bool) -> None:
             # Checkpoints and failures as before the batch; caches that saw part of it are dropped
@@ -721,9 +724,6 @@ class ProjectionRunner:
             " WHERE name = ? AND generation = ?",
             (position, recorded_us, g.projection.name, g.generation),
         )
-        hash_at = getattr(self.store, "chain_hash_at", None)
-        if hash_at is not None:  # the history these read models are of (see _bind)
-            self.readdb.advance_history(position, hash_at(position))
 
     def _swap_finished(self, gens: list[_Generation], head: int) -> None:
         """Swap in each building generation that reached the head (one transaction each)."""
