@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import stat
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -86,28 +84,8 @@ def check_version(option: str, value: int | None, stream_id: str, last: int) -> 
         raise CliError(f"{option} {value} is outside the versions of {stream_id} (0 to {last:,})")
 
 
-def check_store_file(path: str) -> None:
-    """A CliError for a path that is there but is no regular file (a FIFO, a device, a socket).
-
-    Reading one could block forever (a FIFO waits for a writer) before SQLite says a word. A
-    directory and a missing path are left to the store, which names them.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):  # the store says "no such file"
-        return
-    except OSError as exc:
-        raise CliError(f"{path}: cannot be looked at ({exc.strerror or exc})") from None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return
-    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
-    raise CliError(f"{path}: is {kind}, not a regular file; a store is an SQLite file")
-
-
 def open_store(path: str, *, read_only: bool = True, migrate: bool = False) -> SQLiteEventStore:
     """Open a store for a sub-command; reading commands open read-only so nothing is written."""
-    check_store_file(path)
     try:
         return SQLiteEventStore.open(Path(path), read_only=read_only, migrate=migrate)
     except StoreOpenError as exc:

@@ -17,7 +17,6 @@ from explorer.cli.common import (
     CliError,
     check_position,
     check_range,
-    check_store_file,
     check_version,
     json_line,
     non_empty,
@@ -430,7 +429,6 @@ def _remove_store_files(path: Path) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    check_store_file(args.store)
     try:
         store = SQLiteEventStore.open(Path(args.store), migrate=True)
     except (StoreOpenError, StoreError) as exc:

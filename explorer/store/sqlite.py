@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -99,11 +100,23 @@ def _decode_row(row: tuple[Any, ...]) -> RecordedEvent:
 
 
 def check_sqlite_file(path: Path) -> None:
-    """Raise StoreOpenError unless `path` is a whole SQLite file (cheap: reads 100 bytes)."""
-    if not path.exists():
-        raise StoreOpenError(f"{path}: no such file")
-    if path.is_dir():
+    """Raise StoreOpenError unless `path` is a whole SQLite file (cheap: reads 100 bytes).
+
+    Not a regular file (a FIFO, a socket, a device) is refused before it is read: reading a FIFO
+    blocks until some writer comes, before SQLite could say a word.
+    """
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise StoreOpenError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise StoreOpenError(f"{path}: cannot be looked at ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
         raise StoreOpenError(f"{path}: is a directory, not an event store file")
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+        raise StoreOpenError(f"{path}: is {kind}, not a regular file; a store is an SQLite file")
     try:
         with path.open("rb") as handle:
             header = handle.read(100)

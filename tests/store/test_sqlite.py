@@ -7,6 +7,7 @@ versions and migrations, damaged rows.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -383,3 +384,12 @@ def test_a_damaged_schema_is_a_clear_open_error(tmp_path: Path) -> None:
     for read_only in (True, False):
         with pytest.raises(StoreOpenError, match="damaged"):
             SQLiteEventStore.open(path, read_only=read_only)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """The app opens stores through here too: reading a FIFO's header would block forever."""
+    fifo = tmp_path / "p.evstore"
+    os.mkfifo(fifo)
+    with pytest.raises(StoreOpenError, match="named pipe"):
+        SQLiteEventStore.open(fifo, read_only=True)
