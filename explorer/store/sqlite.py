@@ -571,6 +571,14 @@ class SQLiteEventStore:
     def counts_by_event_type(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT type, count(*) FROM events GROUP BY type ORDER BY type"))
 
+    def types_between(self, first: int, last: int) -> tuple[set[str], set[str]]:
+        """(event types, stream types) of the events at positions first..last: one pass over the
+        range's index entries in SQLite, no event read into Python."""
+        rows = self._db.execute(
+            "SELECT DISTINCT e.type, s.stream_type FROM events e JOIN streams s ON s.stream_key = e.stream_key"
+            " WHERE e.position BETWEEN ? AND ?", (first, last)).fetchall()
+        return {r[0] for r in rows}, {r[1] for r in rows}
+
     def time_span(self) -> tuple[datetime, datetime] | None:
         row = self._db.execute(
             "SELECT (SELECT recorded_at FROM events ORDER BY position LIMIT 1),"

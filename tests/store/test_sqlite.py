@@ -393,3 +393,13 @@ def test_a_named_pipe_is_refused_before_it_is_read(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(StoreOpenError, match="named pipe"):
         SQLiteEventStore.open(fifo, read_only=True)
+
+
+def test_types_between(tmp_path: Path) -> None:
+    store = SQLiteEventStore.create(tmp_path / "t.evstore")
+    store.append("a-1", "Alpha", [NewEvent("Made", {}), NewEvent("Changed", {})], NO_STREAM)
+    store.append("b-1", "Beta", [NewEvent("Made", {})], NO_STREAM)
+    store.append("b-1", "Beta", [NewEvent("Closed", {})], 1)
+    assert store.types_between(1, 4) == ({"Made", "Changed", "Closed"}, {"Alpha", "Beta"})
+    assert store.types_between(3, 4) == ({"Made", "Closed"}, {"Beta"})
+    assert store.types_between(5, 9) == (set(), set())

@@ -245,8 +245,7 @@ class EventsView(QWidget):
         self._learning = True
 
         def load(s: SQLiteEventStore) -> tuple[int, set[str], set[str]]:
-            rows = list(s.read_raw(seen + 1, head))
-            return head, {r[4] for r in rows}, {r[2] for r in rows}
+            return head, *s.types_between(seen + 1, head)
 
         def learnt(result: tuple[int, set[str], set[str]]) -> None:
             self._learning = False
