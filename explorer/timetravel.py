@@ -131,12 +131,12 @@ class TimeTravel:
         if not self._snapshots_on or target - base < every:
             return decider.fold_data(rows, state)
         evolve = decider.evolve
-        new_snapshots: list[tuple[str, str, int, str]] = []
+        new_snapshots: list[tuple[int, str]] = []
         for version, event_type, data in rows:
             state = evolve(state, event_type, data)
             if version % every == 0:
-                new_snapshots.append((stream_id, key, version, orjson.dumps(state).decode()))
-        self._save_snapshots(new_snapshots)
+                new_snapshots.append((version, orjson.dumps(state).decode()))
+        self._save_snapshots(stream_id, key, new_snapshots)
         return state
 
     @property
@@ -167,21 +167,17 @@ class TimeTravel:
             target = int(version) - 1
         return 0, None
 
-    def _save_snapshots(self, rows: list[tuple[str, str, int, str]]) -> None:
-        if not rows or self.readdb is None or self._hashes_in_stream is None:
+    def _save_snapshots(self, stream_id: str, key: str, snapshots: list[tuple[int, str]]) -> None:
+        """Keep (version, state) snapshots of one stream, each with its event's position and chain hash."""
+        if not snapshots or self.readdb is None or self._hashes_in_stream is None:
             return
         try:
-            hashes: dict[tuple[str, int], tuple[int, str]] = {}
-            for stream_id in {row[0] for row in rows}:
-                found = self._hashes_in_stream(stream_id, [version for sid, _k, version, _s in rows if sid == stream_id])
-                hashes.update(((stream_id, version), at) for version, at in found.items())
-            keyed = [(stream_id, key, version, state, *hashes[stream_id, version])
-                     for stream_id, key, version, state in rows if (stream_id, version) in hashes]
+            at = self._hashes_in_stream(stream_id, [version for version, _state in snapshots])
             with self.readdb.db:
                 self.readdb.db.executemany(
                     "INSERT OR REPLACE INTO snapshots (stream_id, decider, version, state, position, chain_hash)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    keyed,
+                    [(stream_id, key, version, state, *at[version]) for version, state in snapshots if version in at],
                 )
         except apsw.Error as exc:  # a busy or full cache only costs speed
             log.warning("could not save snapshots: %s", exc)
