@@ -743,47 +743,31 @@ def chain_time(value: datetime) -> str:
 
 def _connect(path: Path, *, read_only: bool, busy_timeout_ms: int) -> tuple[apsw.Connection, bool]:
     """Open a connection; a read-only open falls back to `immutable=1` where `mode=ro` cannot work."""
-    flags = apsw.SQLITE_OPEN_URI
-    uri_path = path.resolve().as_posix()
-    if not read_only:
+    uri = f"file:{_quote(path.resolve().as_posix())}"
+    if not read_only or is_writable_location(path):
         try:
-            db = apsw.Connection(f"file:{_quote(uri_path)}", flags=flags | apsw.SQLITE_OPEN_READWRITE)
+            db = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_URI | apsw.SQLITE_OPEN_READWRITE)
         except apsw.Error as exc:
             raise StoreOpenError(f"{path}: cannot be opened ({_sqlite_message(exc)})") from None
         db.setbusytimeout(busy_timeout_ms)
-        return db, False
-    if is_writable_location(path):
+        if not read_only:
+            return db, False
         # Where the user may write anyway, a read-only open is a read-write connection that refuses
         # every change (query_only): SQLite then removes its -wal and -shm files when the last
         # connection closes, so reading leaves the folder as it was. `mode=ro` cannot remove them.
+        db.execute("PRAGMA query_only = ON")
         try:
-            db = apsw.Connection(f"file:{_quote(uri_path)}", flags=flags | apsw.SQLITE_OPEN_READWRITE)
-        except apsw.Error as exc:
-            raise StoreOpenError(f"{path}: cannot be opened ({_sqlite_message(exc)})") from None
-        try:
-            db.setbusytimeout(busy_timeout_ms)
-            db.execute("PRAGMA query_only = ON")
-            db.execute("SELECT count(*) FROM sqlite_master").fetchall()
-            return db, False
-        except (apsw.BusyError, apsw.LockedError):
-            db.close()
-            raise StoreLockedError(_held_by_another(path, busy_timeout_ms)) from None
-        except apsw.Error as exc:
-            db.close()
-            raise StoreOpenError(f"{path}: the SQLite file is damaged ({_sqlite_message(exc)})") from None
+            return _schema_read(db, path, busy_timeout_ms), False
+        except (apsw.ReadOnlyError, apsw.CantOpenError):
+            pass  # e.g. a -shm another user left: read as below
     try:
-        db = apsw.Connection(f"file:{_quote(uri_path)}?mode=ro", flags=flags | apsw.SQLITE_OPEN_READONLY)
+        db = apsw.Connection(f"{uri}?mode=ro", flags=apsw.SQLITE_OPEN_URI | apsw.SQLITE_OPEN_READONLY)
         db.setbusytimeout(busy_timeout_ms)
-        db.execute("SELECT count(*) FROM sqlite_master").fetchall()
-        return db, False
-    except (apsw.BusyError, apsw.LockedError):
-        raise StoreLockedError(_held_by_another(path, busy_timeout_ms)) from None
+        return _schema_read(db, path, busy_timeout_ms), False
     except (apsw.ReadOnlyError, apsw.CantOpenError):
         # WAL store in a read-only place with no -shm beside it: only an immutable open reads it
         # without creating files. Safe as long as no writer is live, which a read-only place implies.
         pass
-    except apsw.Error as exc:  # e.g. a damaged schema: one clear sentence, not a traceback
-        raise StoreOpenError(f"{path}: the SQLite file is damaged ({_sqlite_message(exc)})") from None
     wal = path.with_name(path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         # An immutable open reads the main file only: events committed into the -wal (a writer
@@ -793,12 +777,27 @@ def _connect(path: Path, *, read_only: bool, busy_timeout_ms: int) -> tuple[apsw
             "file; open it once where the folder is writable (SQLite then merges the -wal), or copy the store "
             "with its -wal and -shm files")
     try:
-        db = apsw.Connection(f"file:{_quote(uri_path)}?mode=ro&immutable=1",
-                             flags=flags | apsw.SQLITE_OPEN_READONLY)
+        db = apsw.Connection(f"{uri}?mode=ro&immutable=1", flags=apsw.SQLITE_OPEN_URI | apsw.SQLITE_OPEN_READONLY)
         db.execute("SELECT count(*) FROM sqlite_master").fetchall()
         return db, True
     except apsw.Error as exc:
         raise StoreOpenError(f"{path}: cannot be opened read-only ({_sqlite_message(exc)})") from None
+
+
+def _schema_read(db: apsw.Connection, path: Path, busy_timeout_ms: int) -> apsw.Connection:
+    """`db` once it has read the schema, so a locked or damaged file shows at the open: a
+    StoreLockedError or StoreOpenError, or apsw's ReadOnlyError / CantOpenError for the caller to
+    try another way (`db` is closed on every error)."""
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        return db
+    except BaseException as exc:
+        db.close()
+        if isinstance(exc, apsw.BusyError | apsw.LockedError):
+            raise StoreLockedError(_held_by_another(path, busy_timeout_ms)) from None
+        if isinstance(exc, apsw.Error) and not isinstance(exc, apsw.ReadOnlyError | apsw.CantOpenError):
+            raise StoreOpenError(f"{path}: the SQLite file is damaged ({_sqlite_message(exc)})") from None
+        raise
 
 
 def _held_by_another(path: Path, busy_timeout_ms: int) -> str:
