@@ -65,9 +65,6 @@ class _WarningLines(logging.Handler):
             self.handleError(record)
 
 
-STORE_WRITING_COMMANDS = frozenset({"exec", "simulate", "demo", "migrate"})
-
-
 def _read_database_set_aside(args: argparse.Namespace) -> bool:
     """Whether the read database of the command's store was damaged and is now set aside."""
     store_path = getattr(args, "store", None)
@@ -93,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (apsw.CorruptError, apsw.NotADBError):
             # Damage found while reading: the read database (derived, disposable) or the store?
             # A damaged read database is set aside (a warning line says where), and a command that
-            # writes nothing into the store runs once more on a new one.
-            if _read_database_set_aside(args) and args.command not in STORE_WRITING_COMMANDS:
+            # writes nothing into the store (its parser sets no `writes_store`) runs once more on a new one.
+            if _read_database_set_aside(args) and not getattr(args, "writes_store", False):
                 return int(args.handler(args) or 0)
             raise
     except CliError as exc:

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                               add_help=False, usage=exec_parser().format_usage().removeprefix("usage: "),
                               prefix_chars="\x01")  # no argument looks like an option to this level
     p.add_argument("argv", nargs="*")
-    p.set_defaults(handler=cmd_exec)
+    p.set_defaults(handler=cmd_exec, writes_store=True)
 
     p = subparsers.add_parser(
         "simulate",
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--seed", type=int, metavar="N", help="the random seed, for a repeatable choice of commands")
     p.add_argument("--max-events", type=int, help="stop after this many events")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(handler=cmd_simulate)
+    p.set_defaults(handler=cmd_simulate, writes_store=True)
 
 
 def exec_parser() -> argparse.ArgumentParser:

@@ -106,11 +106,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="the days of history they span (default %(default)s)")
     p.add_argument("--seed", type=int, default=7, metavar="N",
                    help="the random seed: the same seed makes the same store (default %(default)s)")
-    p.set_defaults(handler=cmd_demo)
+    p.set_defaults(handler=cmd_demo, writes_store=True)
 
     p = subparsers.add_parser("migrate", help="upgrade a store of an older schema (a backup is kept)")
     p.add_argument("store", help=STORE_HELP)
-    p.set_defaults(handler=cmd_migrate)
+    p.set_defaults(handler=cmd_migrate, writes_store=True)
 
 
 # -- handlers ---------------------------------------------------------------------------------
