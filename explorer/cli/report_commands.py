@@ -117,13 +117,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _device_named(store: SQLiteEventStore, readdb: ReadDatabase, text: str) -> str:
     """`text` as given when the store has such a stream (or bare id), else the device the registry
     read model knows by that name or id (as `graph --connected-to` takes it); the report names
-    what it cannot find."""
-    if store.stream_info(text) is not None or store.stream_info(f"device-{text}") is not None:
-        return text
-    from explorer.projections.registry import DeviceNotFound, resolve_device
+    what it cannot find; a name several devices have had is an error naming them."""
+    from explorer.domain.iot.device import device_stream
+    from explorer.projections.registry import AmbiguousDevice, DeviceNotFound, resolve_device
 
+    if any(store.stream_info(ref) is not None for ref in (text, device_stream(text))):
+        return text
     try:
         return resolve_device(readdb, text)
+    except AmbiguousDevice as exc:
+        raise CliError(str(exc)) from None
     except (DeviceNotFound, apsw.Error):  # unknown, or the registry is not built: the report says so
         return text
 

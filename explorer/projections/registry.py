@@ -269,6 +269,10 @@ class DeviceNotFound(LookupError):
     """No device, or more than one, answers to the text given."""
 
 
+class AmbiguousDevice(DeviceNotFound):
+    """More than one device has had the name given."""
+
+
 def resolve_device(readdb: ReadDatabase, text: str) -> str:
     """The stream id of a device given by stream id, device id or (any past) name."""
     p = live_prefix(readdb, DeviceRegistry.name)
@@ -286,5 +290,5 @@ def resolve_device(readdb: ReadDatabase, text: str) -> str:
         return str(found[0])
     if not found:
         raise DeviceNotFound(f"no device has the stream id, device id or name {text!r}")
-    raise DeviceNotFound(f"{len(found)} devices have had the name {text!r}; give its stream id instead "
+    raise AmbiguousDevice(f"{len(found)} devices have had the name {text!r}; give its stream id instead "
                          f"({', '.join(sorted(found)[:3])}{' ...' if len(found) > 3 else ''})")

@@ -190,3 +190,17 @@ def test_connected_to_takes_a_device_name_the_registry_knows(copy: Path, made, t
     assert scopes[0]["stream_ids"] == scopes[1]["stream_ids"] and made[1].burst_device in scopes[0]["stream_ids"]
     result = run_cli("report", str(copy), "--connected-to", "nobody-has-this-name", "-o", str(tmp_path / "x.json"))
     assert "no stream or device 'nobody-has-this-name'" in assert_one_error_line(result)
+
+
+def test_connected_to_a_name_two_devices_have_had_is_an_error_naming_them(copy: Path, tmp_path: Path) -> None:
+    """It reported "no stream or device" (the registry's words about the two were lost)."""
+    from explorer.store import NewEvent
+
+    with SQLiteEventStore.open(copy) as store:
+        twins = [s for s in store.streams("Device", limit=2)]
+        for info in twins:
+            store.append(info.stream_id, "Device", [NewEvent("DeviceRenamed", {"name": "twin"})], info.version)
+    assert run_cli("project", str(copy)).returncode == 0
+    line = assert_one_error_line(run_cli("report", str(copy), "--connected-to", "twin", "-o", str(tmp_path / "t.json")))
+    assert "2 devices have had the name 'twin'" in line and twins[0].stream_id in line
+    assert not (tmp_path / "t.json").exists()
