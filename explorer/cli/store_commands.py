@@ -244,16 +244,12 @@ def cmd_state(args: argparse.Namespace) -> int:
         info = _stream_info(store, args.stream)
         check_version("--at-version", args.at_version, info.stream_id, info.version)
         check_position("--at-position", args.at_position, store.head().position)
-        tt = _time_travel(store)
-        try:
-            result = tt.state_at(
-                args.stream,
-                version=args.at_version,
-                position=args.at_position,
-                time=parse_time(args.at_time) if args.at_time else None,
-            )
-        except StreamNotFound as exc:
-            raise CliError(str(exc)) from None
+        result = _time_travel(store).state_at(  # the stream is there: _stream_info said so
+            args.stream,
+            version=args.at_version,
+            position=args.at_position,
+            time=parse_time(args.at_time) if args.at_time else None,
+        )
     if args.json:
         print_json(result.state)
     else:
@@ -281,12 +277,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
         info = _stream_info(store, args.stream)
         check_version("--from-version", args.from_version, info.stream_id, info.version)
         check_version("--to-version", args.to_version, info.stream_id, info.version)
-        tt = _time_travel(store)
-        try:
-            a = tt.state_at(args.stream, version=args.from_version)
-            b = tt.state_at(args.stream, version=args.to_version)
-        except StreamNotFound as exc:
-            raise CliError(str(exc)) from None
+        tt = _time_travel(store)  # the stream is there: _stream_info said so
+        a = tt.state_at(args.stream, version=args.from_version)
+        b = tt.state_at(args.stream, version=args.to_version)
     changes = diff(a.state, b.state)
     if args.json:
         print_json({"stream_id": a.stream_id, "from_version": a.version, "to_version": b.version,
