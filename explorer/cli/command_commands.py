@@ -198,13 +198,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise CliError(f"--duration must be a number > 0 seconds (not {args.duration})")
     check_range("--max-events", args.max_events, 1)
     check_range("--devices", args.devices, 1, MAX_SIMULATED_DEVICES)
-    store = open_store(args.store, read_only=False)
-    try:
-        for stream_id in args.stream or []:
-            _check_simulated_stream(store, stream_id)
-    except BaseException:
-        store.close()
-        raise
     stop = {"now": False}
 
     def interrupted(*_: object) -> None:
@@ -214,16 +207,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if summary.locked:  # it waited the whole busy timeout: another writer holds the store, give up
             stop["now"] = True
 
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        summary = simulate(store, rate=args.rate, duration=args.duration, devices=args.devices, seed=args.seed,
-                           streams=args.stream, max_events=args.max_events, should_stop=lambda: stop["now"],
-                           on_step=stop_when_locked)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        store.close()
+    with open_store(args.store, read_only=False) as store:
+        for stream_id in args.stream or []:
+            _check_simulated_stream(store, stream_id)
+        previous = signal.signal(signal.SIGINT, interrupted)
+        try:
+            summary = simulate(store, rate=args.rate, duration=args.duration, devices=args.devices, seed=args.seed,
+                               streams=args.stream, max_events=args.max_events, should_stop=lambda: stop["now"],
+                               on_step=stop_when_locked)
+        except StoreError as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            signal.signal(signal.SIGINT, previous)
     if args.json:
         print_json(summary.to_json())
     else:
