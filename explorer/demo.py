@@ -8,10 +8,13 @@ arguments -> the same events and the same digest. Planted for analysts to find:
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from explorer.domain.decider import DomainError, State
@@ -239,3 +242,59 @@ def generate_demo(
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_demo_store(target: Path, *, devices: int, events: int, days: int = 30, seed: int = 7,
+                    progress: Progress | None = None) -> DemoSummary:
+    """Make a demo store file at `target`, whole or not at all.
+
+    It is made under a hidden name beside the target and given the target's name only when
+    complete, and never over a file: FileExistsError if one is (or appears) there. On any error,
+    a Ctrl+C or a `progress` that raises (a cancel), the partial files are removed and the error
+    raised again: an interrupted run never leaves a valid-looking store under a name a rerun (or
+    the app) would use.
+    """
+    from explorer.store.sqlite import SQLiteEventStore
+
+    check_demo_size(devices=devices, events=events, days=days)
+    if target.exists() or target.is_symlink():
+        raise FileExistsError(f"{target}: already exists")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with SQLiteEventStore.create(partial) as store:
+            summary = generate_demo(store, devices=devices, events=events, days=days, seed=seed, progress=progress)
+        _move_into_place(partial, target)
+    except BaseException:
+        _remove_store_files(partial)
+        raise
+    return summary
+
+
+def _move_into_place(partial: Path, target: Path) -> None:
+    """Give the finished store its name; never over a file that appeared there meanwhile."""
+    for suffix in ("-wal", "-shm"):  # the last connection closed cleanly: these hold nothing
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    try:
+        os.link(partial, target)  # fails if the target exists, unlike a rename
+    except FileExistsError:
+        raise FileExistsError(f"{target}: already exists") from None
+    except OSError:  # a file system without hard links
+        if target.exists():
+            raise FileExistsError(f"{target}: already exists") from None
+        partial.rename(target)
+        return
+    partial.unlink()
+
+
+def _remove_store_files(path: Path) -> None:
+    previous = None
+    try:  # a second Ctrl+C must not interrupt the clean-up
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from explorer.cli.common import (
     streamed_table,
     table,
 )
-from explorer.demo import check_demo_size, generate_demo
+from explorer.demo import check_demo_size, make_demo_store
 from explorer.domain.plugins import pack_for
 from explorer.store.errors import StoreError, StoreOpenError
 from explorer.store.readdb import ReadDatabase
@@ -354,71 +352,34 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     target = Path(args.store) if args.store else paths.demo_store_path()
+    exists = f"{target}: already exists; choose a new path (the demo never overwrites a file)"
     try:  # before anything is made: a bad size must leave no file behind
         check_demo_size(devices=args.devices, events=args.events, days=args.days)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if target.exists() or target.is_symlink():
-        raise CliError(f"{target}: already exists; choose a new path (the demo never overwrites a file)")
+        raise CliError(exists)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(f"{target.parent}: cannot make the folder ({exc.strerror or exc}); nothing was written") from None
-    # Made under a hidden name beside the target and renamed when complete: an interrupted or failed
-    # run never leaves a valid-looking partial store under the name a rerun (or the app) would use.
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        try:
-            store = SQLiteEventStore.create(partial)
-        except StoreOpenError as exc:
-            raise CliError(f"{target}: cannot make the demo store ({exc}); nothing was written") from None
-        with store:
-            summary = generate_demo(store, devices=args.devices, events=args.events, days=args.days,
-                                    seed=args.seed, progress=progress_printer("demo"))
-        _move_into_place(partial, target)
-    except BaseException as exc:
-        _remove_store_files(partial)
-        if isinstance(exc, CliError):
-            raise
+        summary = make_demo_store(target, devices=args.devices, events=args.events, days=args.days,
+                                  seed=args.seed, progress=progress_printer("demo"))
+    except FileExistsError:
+        raise CliError(exists) from None
+    except BaseException as exc:  # make_demo_store removed what it had made
         interrupted = isinstance(exc, KeyboardInterrupt) or isinstance(exc.__context__, KeyboardInterrupt)
         if interrupted:  # Ctrl+C, perhaps surfacing as the ROLLBACK that failed under it
             raise CliError("interrupted; nothing was written", code=130) from None
+        if isinstance(exc, StoreOpenError):
+            raise CliError(f"{target}: cannot make the demo store ({exc}); nothing was written") from None
         if isinstance(exc, ValueError | StoreError | apsw.Error | OSError):
             reason = str(exc).split(": ", 1)[-1] if isinstance(exc, apsw.Error) else str(exc)
             raise CliError(f"{target}: the demo store could not be made ({reason}); nothing was written") from None
         raise
     print(f"made {target}: {summary.events:,} events, {summary.devices} devices; digest {summary.digest}")
     return 0
-
-
-def _move_into_place(partial: Path, target: Path) -> None:
-    """Give the finished store its name; never over a file that appeared there meanwhile."""
-    for suffix in ("-wal", "-shm"):  # the last connection closed cleanly: these hold nothing
-        Path(f"{partial}{suffix}").unlink(missing_ok=True)
-    try:
-        os.link(partial, target)  # fails if the target exists, unlike a rename
-    except FileExistsError:
-        raise CliError(f"{target}: already exists; choose a new path (the demo never overwrites a file)") from None
-    except OSError:  # a file system without hard links
-        if target.exists():
-            raise CliError(f"{target}: already exists; choose a new path (the demo never overwrites a file)") from None
-        partial.rename(target)
-        return
-    partial.unlink()
-
-
-def _remove_store_files(path: Path) -> None:
-    previous = None
-    try:  # a second Ctrl+C must not interrupt the clean-up
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        pass
-    try:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -23,8 +23,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
 
 from explorer import APP_NAME, __version__, paths
-from explorer.demo import generate_demo
-from explorer.store.sqlite import SQLiteEventStore
+from explorer.demo import make_demo_store
 from explorer.ui import workers
 from explorer.ui.settings import Settings
 
@@ -139,26 +138,17 @@ def ensure_demo_store(parent: QWidget | None, *, on_ready: Callable[[Path], None
     settings = settings or Settings()
     devices, events = settings.get("demo/devices"), settings.get("demo/events")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
 
     def job(cancelled: Callable[[], bool], progress: Callable[[int, int], None]) -> Path:
-        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-            leftover.unlink(missing_ok=True)
-
         def step(done: int, total: int) -> None:
             if cancelled():
                 raise _Cancelled
             progress(done, total)
 
-        try:
-            with SQLiteEventStore.create(partial) as store:
-                generate_demo(store, devices=devices, events=events, progress=step)
-        except _Cancelled:
-            partial.unlink(missing_ok=True)
-            raise
-        for suffix in ("-wal", "-shm"):
-            Path(f"{partial}{suffix}").unlink(missing_ok=True)
-        partial.rename(path)  # only a complete store ever carries the demo store's name
+        try:  # whole or not at all: a cancel leaves no file (explorer.demo.make_demo_store)
+            make_demo_store(path, devices=devices, events=events, progress=step)
+        except FileExistsError:  # another instance made it meanwhile
+            pass
         return path
 
     dialog = QProgressDialog("Making the demo store (a simulated IoT fleet)…", "Cancel", 0, events, parent)

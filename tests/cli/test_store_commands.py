@@ -486,18 +486,20 @@ def test_a_demo_that_does_not_finish_leaves_no_file_and_can_be_rerun(
         fail: Any, code: int, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl+C used to leave a valid-looking partial store at the target, which a rerun refused."""
-    real = store_commands.generate_demo
+    from explorer import demo as demo_module
+
+    real = demo_module.generate_demo
 
     def failing(store: SQLiteEventStore, **kwargs: Any) -> Any:
         return real(store, **{**kwargs, "progress": lambda done, total: fail()})  # after events were committed
 
-    monkeypatch.setattr(store_commands, "generate_demo", failing)
+    monkeypatch.setattr(demo_module, "generate_demo", failing)
     target = tmp_path / "int.evstore"
     result, out, err = cli(capsys, "demo", str(target), "--devices", "5", "--events", "100")
     assert (result, out) == (code, "") and err.count("\n") == 1 and err.startswith("error: "), (result, err)
     assert words in err and "nothing was written" in err
     assert list(tmp_path.iterdir()) == []
-    monkeypatch.setattr(store_commands, "generate_demo", real)
+    monkeypatch.setattr(demo_module, "generate_demo", real)
     result, out, _ = cli(capsys, "demo", str(target), "--devices", "5", "--events", "100")
     assert result == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["int.evstore"]
     with SQLiteEventStore.open(target, read_only=True) as store:
