@@ -119,11 +119,14 @@ def _device_named(store: SQLiteEventStore, readdb: ReadDatabase, text: str) -> s
     read model knows by that name or id (as `graph --connected-to` takes it); the report names
     what it cannot find; a name several devices have had is an error naming them."""
     from explorer.domain.iot.device import device_stream
+    from explorer.projections import runner_for
     from explorer.projections.registry import AmbiguousDevice, DeviceNotFound, resolve_device
 
     if any(store.stream_info(ref) is not None for ref in (text, device_stream(text))):
         return text
     try:
+        # A name: the registry read model knows it once it is up to date (as `graph` brings it)
+        runner_for(store, readdb).catch_up(names=["registry"], progress=progress_printer("catching up"))
         return resolve_device(readdb, text)
     except AmbiguousDevice as exc:
         raise CliError(str(exc)) from None
